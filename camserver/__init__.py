@@ -1,0 +1,1 @@
+"""ESP32 camera streaming server: camera -> stream -> transcoder -> packager -> fan-out -> viewers."""
