@@ -1,0 +1,316 @@
+"""H.264 bitstream helpers: decoder configuration, SPS parsing, AVCC framing.
+
+Everything here works on complete in-memory buffers and performs no I/O.
+
+Two framings of H.264 NAL units appear in this server:
+
+* AVCC (ISO/IEC 14496-15), used by FLV and MP4: each NAL unit is preceded by
+  its length as a big-endian integer of ``nal_length_size`` bytes, and the
+  parameter sets travel separately in an AVCDecoderConfigurationRecord.
+* Annex B (ITU-T H.264 Annex B), used by MPEG-TS: each NAL unit is preceded
+  by a ``00 00 00 01`` start code and parameter sets are sent in-band.
+
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import struct
+from collections.abc import Iterator
+
+__all__ = [
+    "AvcConfig",
+    "H264Error",
+    "SpsInfo",
+    "avcc_to_annexb",
+    "iter_avcc_nal_units",
+    "nal_unit_type",
+    "parse_sps",
+]
+
+START_CODE = b"\x00\x00\x00\x01"
+
+NAL_TYPE_SPS = 7
+
+# Profiles whose SPS carries chroma format, bit depths and scaling lists
+# (H.264 section 7.3.2.1.1).
+_HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
+
+
+class H264Error(ValueError):
+    """Raised when H.264 data is malformed or truncated."""
+
+
+def nal_unit_type(nal: bytes) -> int:
+    """Return the ``nal_unit_type`` of a NAL unit (without start code or length).
+
+    Raise :exc:`H264Error` if ``nal`` is empty.
+
+    """
+    if not nal:
+        raise H264Error("empty NAL unit")
+    return nal[0] & 0x1F
+
+
+def iter_avcc_nal_units(data: bytes, nal_length_size: int = 4) -> Iterator[memoryview]:
+    """Yield the NAL units of an AVCC (length-prefixed) payload.
+
+    Each NAL unit is yielded as a :class:`memoryview` into ``data``, without
+    its length prefix, so that splitting a frame doesn't copy it. Convert it
+    with :func:`bytes` if it must outlive ``data``.
+
+    Raise :exc:`H264Error` if a length prefix is cut short or announces more
+    bytes than remain in ``data``.
+
+    """
+    view = memoryview(data)
+    end = len(view)
+    offset = 0
+    while offset < end:
+        nal_start = offset + nal_length_size
+        if nal_start > end:
+            raise H264Error("truncated NAL unit length")
+        nal_end = nal_start + int.from_bytes(view[offset:nal_start], "big")
+        if nal_end > end:
+            raise H264Error("NAL unit length runs past end of data")
+        yield view[nal_start:nal_end]
+        offset = nal_end
+
+
+def avcc_to_annexb(data: bytes, nal_length_size: int = 4) -> bytes:
+    """Convert an AVCC payload to Annex B by replacing each length with a start code.
+
+    Raise :exc:`H264Error` if a length runs past the end of ``data``.
+
+    """
+    parts = []
+    for nal in iter_avcc_nal_units(data, nal_length_size):
+        parts.append(START_CODE)
+        parts.append(nal)
+    return b"".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpsInfo:
+    """Fields of a sequence parameter set that this server cares about.
+
+    ``width`` and ``height`` are the displayed size in pixels, after frame
+    cropping.
+
+    """
+
+    profile_idc: int
+    constraint_flags: int
+    level_idc: int
+    width: int
+    height: int
+
+
+class _BitReader:
+    """Read bits and Exp-Golomb codes from an RBSP, most significant bit first."""
+
+    def __init__(self, rbsp: bytes) -> None:
+        # SPSs are a few dozen bytes: holding them as one integer makes reading
+        # n bits a shift and a mask.
+        self._value = int.from_bytes(rbsp, "big")
+        self._size = len(rbsp) * 8
+        self._position = 0
+
+    def read_bits(self, count: int) -> int:
+        end = self._position + count
+        if end > self._size:
+            raise H264Error("truncated SPS")
+        self._position = end
+        return (self._value >> (self._size - end)) & ((1 << count) - 1)
+
+    def read_flag(self) -> bool:
+        return bool(self.read_bits(1))
+
+    def read_ue(self) -> int:
+        leading_zeros = 0
+        while not self.read_bits(1):
+            leading_zeros += 1
+            # ue(v) syntax elements never exceed 32 bits; more zeros is garbage.
+            if leading_zeros > 31:
+                raise H264Error("invalid Exp-Golomb code in SPS")
+        return (1 << leading_zeros) - 1 + self.read_bits(leading_zeros)
+
+    def read_se(self) -> int:
+        code = self.read_ue()
+        return (code + 1) // 2 if code % 2 else -(code // 2)
+
+
+def _remove_emulation_prevention(nal: bytes) -> bytes:
+    # A left-to-right, non-overlapping replace is exactly the removal rule of
+    # H.264 section 7.4.1: each 00 00 03 loses its 03, and scanning resumes
+    # after it.
+    return bytes(nal).replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+def _skip_scaling_list(reader: _BitReader, size: int) -> None:
+    last_scale = next_scale = 8
+    for _ in range(size):
+        if next_scale != 0:
+            next_scale = (last_scale + reader.read_se()) % 256
+            # A zero next_scale repeats last_scale for the remaining entries.
+            last_scale = next_scale or last_scale
+
+
+def parse_sps(nal: bytes) -> SpsInfo:
+    """Parse a sequence parameter set NAL unit (header byte included).
+
+    Return the profile, constraint flags, level and the cropped picture size.
+    Raise :exc:`H264Error` if ``nal`` isn't an SPS or is truncated.
+
+    """
+    if nal_unit_type(nal) != NAL_TYPE_SPS:
+        raise H264Error(f"not an SPS: NAL unit type {nal_unit_type(nal)}")
+    reader = _BitReader(_remove_emulation_prevention(nal[1:]))
+
+    profile_idc = reader.read_bits(8)
+    constraint_flags = reader.read_bits(8)
+    level_idc = reader.read_bits(8)
+    reader.read_ue()  # seq_parameter_set_id
+
+    chroma_format_idc = 1  # 4:2:0 when absent
+    separate_colour_plane = False
+    if profile_idc in _HIGH_PROFILES:
+        chroma_format_idc = reader.read_ue()
+        if chroma_format_idc == 3:
+            separate_colour_plane = reader.read_flag()
+        reader.read_ue()  # bit_depth_luma_minus8
+        reader.read_ue()  # bit_depth_chroma_minus8
+        reader.read_flag()  # qpprime_y_zero_transform_bypass_flag
+        if reader.read_flag():  # seq_scaling_matrix_present_flag
+            for index in range(12 if chroma_format_idc == 3 else 8):
+                if reader.read_flag():  # seq_scaling_list_present_flag
+                    _skip_scaling_list(reader, 16 if index < 6 else 64)
+
+    reader.read_ue()  # log2_max_frame_num_minus4
+    pic_order_cnt_type = reader.read_ue()
+    if pic_order_cnt_type == 0:
+        reader.read_ue()  # log2_max_pic_order_cnt_lsb_minus4
+    elif pic_order_cnt_type == 1:
+        reader.read_flag()  # delta_pic_order_always_zero_flag
+        reader.read_se()  # offset_for_non_ref_pic
+        reader.read_se()  # offset_for_top_to_bottom_field
+        for _ in range(reader.read_ue()):  # num_ref_frames_in_pic_order_cnt_cycle
+            reader.read_se()  # offset_for_ref_frame
+    reader.read_ue()  # max_num_ref_frames
+    reader.read_flag()  # gaps_in_frame_num_value_allowed_flag
+
+    width_in_mbs = reader.read_ue() + 1
+    height_in_map_units = reader.read_ue() + 1
+    frame_mbs_only = reader.read_flag()
+    if not frame_mbs_only:
+        reader.read_flag()  # mb_adaptive_frame_field_flag
+    reader.read_flag()  # direct_8x8_inference_flag
+    crop_left = crop_right = crop_top = crop_bottom = 0
+    if reader.read_flag():  # frame_cropping_flag
+        crop_left = reader.read_ue()
+        crop_right = reader.read_ue()
+        crop_top = reader.read_ue()
+        crop_bottom = reader.read_ue()
+
+    # Without frame_mbs_only, map units are field macroblock pairs: each
+    # counts for two rows of macroblocks in the frame.
+    field_factor = 1 if frame_mbs_only else 2
+    # Crop offsets are in chroma sample units (H.264 equations 7-19 to 7-22).
+    if separate_colour_plane or chroma_format_idc == 0:
+        crop_unit_x, crop_unit_y = 1, field_factor
+    else:
+        sub_width_c = 1 if chroma_format_idc == 3 else 2
+        sub_height_c = 2 if chroma_format_idc == 1 else 1
+        crop_unit_x, crop_unit_y = sub_width_c, sub_height_c * field_factor
+
+    width = width_in_mbs * 16 - crop_unit_x * (crop_left + crop_right)
+    height = field_factor * height_in_map_units * 16 - crop_unit_y * (crop_top + crop_bottom)
+    if width <= 0 or height <= 0:
+        raise H264Error("SPS cropping leaves an empty picture")
+    return SpsInfo(profile_idc, constraint_flags, level_idc, width, height)
+
+
+@dataclasses.dataclass(frozen=True)
+class AvcConfig:
+    """An AVCDecoderConfigurationRecord (ISO/IEC 14496-15 section 5.3.3.1).
+
+    ``record`` holds the original bytes, ready to be copied into an ``avcC``
+    box; the other fields are decoded from it.
+
+    """
+
+    profile_idc: int
+    profile_compat: int
+    level_idc: int
+    nal_length_size: int
+    sps: tuple[bytes, ...]
+    pps: tuple[bytes, ...]
+    record: bytes
+
+    @classmethod
+    def parse(cls, record: bytes) -> AvcConfig:
+        """Parse an AVCDecoderConfigurationRecord.
+
+        Raise :exc:`H264Error` if it is truncated, has an unknown version, or
+        contains no SPS. Trailing bytes, such as the chroma format extension
+        of high profiles, are kept in ``record`` but not decoded.
+
+        """
+        record = bytes(record)
+        if len(record) < 6:
+            raise H264Error("truncated AVC decoder configuration record")
+        version, profile_idc, profile_compat, level_idc, length_byte, sps_count_byte = record[:6]
+        if version != 1:
+            raise H264Error(f"unsupported AVC configuration version {version}")
+        nal_length_size = (length_byte & 0x03) + 1
+        if nal_length_size == 3:
+            raise H264Error("invalid NAL unit length size 3")
+
+        offset = 6
+        sps, offset = _read_parameter_sets(record, offset, sps_count_byte & 0x1F)
+        if offset >= len(record):
+            raise H264Error("truncated AVC decoder configuration record")
+        pps, offset = _read_parameter_sets(record, offset + 1, record[offset])
+        if not sps:
+            raise H264Error("AVC decoder configuration record has no SPS")
+        return cls(profile_idc, profile_compat, level_idc, nal_length_size, sps, pps, record)
+
+    @property
+    def codec_string(self) -> str:
+        """RFC 6381 codec parameter, as used in MIME types, e.g. ``avc1.42c01e``."""
+        return f"avc1.{self.profile_idc:02x}{self.profile_compat:02x}{self.level_idc:02x}"
+
+    @functools.cached_property
+    def _sps_info(self) -> SpsInfo:
+        return parse_sps(self.sps[0])
+
+    @property
+    def width(self) -> int:
+        """Displayed width in pixels, from the first SPS."""
+        return self._sps_info.width
+
+    @property
+    def height(self) -> int:
+        """Displayed height in pixels, from the first SPS."""
+        return self._sps_info.height
+
+    @property
+    def annexb_parameter_sets(self) -> bytes:
+        """All SPSs then all PPSs, each preceded by an Annex B start code."""
+        return b"".join(START_CODE + nal for nal in self.sps + self.pps)
+
+
+def _read_parameter_sets(record: bytes, offset: int, count: int) -> tuple[tuple[bytes, ...], int]:
+    """Read ``count`` 16-bit length-prefixed NAL units; return them and the next offset."""
+    nal_units = []
+    for _ in range(count):
+        if offset + 2 > len(record):
+            raise H264Error("truncated AVC decoder configuration record")
+        (length,) = struct.unpack_from(">H", record, offset)
+        offset += 2
+        if offset + length > len(record):
+            raise H264Error("truncated AVC decoder configuration record")
+        nal_units.append(record[offset : offset + length])
+        offset += length
+    return tuple(nal_units), offset
