@@ -149,12 +149,13 @@ def _remove_emulation_prevention(nal: bytes) -> bytes:
 
 
 def _skip_scaling_list(reader: _BitReader, size: int) -> None:
-    last_scale = next_scale = 8
+    last_scale = 8
     for _ in range(size):
-        if next_scale != 0:
-            next_scale = (last_scale + reader.read_se()) % 256
-            # A zero next_scale repeats last_scale for the remaining entries.
-            last_scale = next_scale or last_scale
+        next_scale = (last_scale + reader.read_se()) % 256
+        if next_scale == 0:
+            # The remaining entries repeat the last scale; no more deltas follow.
+            return
+        last_scale = next_scale
 
 
 def parse_sps(nal: bytes) -> SpsInfo:
