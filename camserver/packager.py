@@ -1,0 +1,72 @@
+"""Encoder output -> what viewers receive: one MPEG-TS chunk and one fMP4 fragment per frame.
+
+The server, not FFmpeg, stamps the frames: ``pts`` is the JPEG's arrival time at the server in
+90 kHz ticks since the stream began. So the video's clock is real time however the camera's rate
+wobbles, fMP4 viewers can turn a frame's media time back into its arrival time to measure delay,
+and both outputs run on without a jump when FFmpeg is restarted (the TS muxer's continuity
+counters live here too, not in FFmpeg).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import fmp4
+from .h264 import AvcConfig, avcc_to_annexb
+from .mpegts import TsMuxer
+
+# fMP4 needs each frame's duration when the frame is sent, before the next one exists: use the
+# last interval, within the range of camera rates we expect (5-30 fps, with Wi-Fi bursts).
+_MIN_DURATION = fmp4.TIMESCALE // 100
+_MAX_DURATION = fmp4.TIMESCALE // 4
+
+
+@dataclass(frozen=True, slots=True)
+class InitSegment:
+    codec: str
+    width: int
+    height: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    seq: int
+    pts: int
+    keyframe: bool
+    ts: bytes
+    fmp4: bytes
+
+
+class Packager:
+    def __init__(self) -> None:
+        self._ts = TsMuxer()
+        self._config: AvcConfig | None = None
+        self._parameter_sets = b""
+        self._seq = 0
+        self._last_pts: int | None = None
+        self.init: InitSegment | None = None
+
+    def set_config(self, config: AvcConfig) -> InitSegment | None:
+        """Take a (re)started encoder's parameters; return a new init segment if they changed."""
+        if self._config is not None and config.record == self._config.record:
+            return None
+        self._config = config
+        self._parameter_sets = config.annexb_parameter_sets
+        self.init = InitSegment(config.codec_string, config.width, config.height,
+                                fmp4.init_segment(config, config.width, config.height))
+        return self.init
+
+    def package(self, avcc: bytes, keyframe: bool, pts: int) -> VideoFrame:
+        if self._config is None:
+            raise RuntimeError("package() before set_config()")
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # two frames in one tick: keep decode order strict
+        interval = pts - self._last_pts if self._last_pts is not None else fmp4.TIMESCALE // 30
+        duration = min(_MAX_DURATION, max(_MIN_DURATION, interval))
+        self._last_pts = pts
+        self._seq += 1
+        annexb = avcc_to_annexb(avcc, self._config.nal_length_size)
+        ts = self._ts.mux(annexb, pts, keyframe, self._parameter_sets if keyframe else b"")
+        fragment = fmp4.fragment(self._seq, pts, duration, avcc, keyframe)
+        return VideoFrame(self._seq, pts, keyframe, ts, fragment)

@@ -1,0 +1,166 @@
+"""One camera id's stream: camera connection in, transcoder in the middle, fan-out to viewers.
+
+A :class:`CameraStream` outlives its camera's connections: a camera that reconnects (or another
+device using the same id) takes the stream over, and viewers stay subscribed throughout. The
+stream's clock starts when the stream is created; every frame is stamped with its arrival time on
+that clock, which is what keeps the video's time equal to real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import statistics
+import time
+from typing import Any
+
+from .fanout import MJPEG_HEADER, Fanout
+from .ffmpeg import Encoder
+from .h264 import AvcConfig
+from .jpeg import JpegInfo
+from .meter import RateMeter
+from .packager import Packager
+from .transcoder import Transcoder
+
+log = logging.getLogger(__name__)
+
+TICKS_PER_SECOND = 90000
+
+
+class CameraStream:
+    def __init__(self, camera_id: str, *, ffmpeg: str, encoder: Encoder, bitrate: str,
+                 gop: float, grace: float, viewer_buffer_bytes: int):
+        self.id = camera_id
+        self.name = f"camera {camera_id}"
+        self.encoder = encoder
+        self._grace = grace
+        self._epoch = time.monotonic()
+        #: Wall-clock time of the stream clock's zero, in Unix ms: viewers add a frame's media
+        #: time to it to get the frame's arrival time at the server.
+        self.epoch_ms = time.time() * 1000
+        self.fanout = Fanout(self.name, viewer_buffer_bytes)
+        self.packager = Packager()
+        self.transcoder = Transcoder(self.name, ffmpeg, encoder, bitrate, gop,
+                                     self._on_config, self._on_frame)
+        self.camera: Any = None
+        self.camera_peer: str | None = None
+        self.hello: dict = {}
+        self.size: tuple[int, int] | None = None
+        self.subsampling: str | None = None
+        self.frames_in = 0
+        self.frames_rejected = 0
+        self.frames_encoded = 0
+        self.last_seen = self._epoch
+        self._in_rate = RateMeter()
+        self._out_rate = RateMeter()
+        #: Server-added delay of recent frames, ms: arrival -> handed to the first viewer.
+        self.delays_ms: collections.deque[float] = collections.deque(maxlen=300)
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Task | None = None
+
+    # -- camera side -----------------------------------------------------------------------------
+
+    def attach_camera(self, connection: Any, peer: str) -> Any:
+        """Make ``connection`` this stream's camera; return the connection it replaces, if any."""
+        previous, self.camera, self.camera_peer = self.camera, connection, peer
+        self.hello = {}
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        self.last_seen = time.monotonic()
+        self.fanout.publish_event({"type": "camera", "state": "online", "camera": self.id})
+        return previous
+
+    def detach_camera(self, connection: Any) -> None:
+        if self.camera is not connection:
+            return  # an old connection that was taken over: the stream is not its any more
+        self.camera = self.camera_peer = None
+        self.last_seen = time.monotonic()
+        self.fanout.publish_event({"type": "camera", "state": "offline", "camera": self.id})
+        self._grace_timer = asyncio.get_running_loop().call_later(self._grace, self._stop_encoder)
+
+    def receive_jpeg(self, jpeg: bytes, info: JpegInfo, arrived: float) -> None:
+        """A checked JPEG that was fully received at monotonic time ``arrived``."""
+        self.frames_in += 1
+        self.last_seen = arrived
+        self._in_rate.add(now=arrived)
+        size = (info.width, info.height)
+        if size != self.size:
+            if self.size is not None:
+                log.info("%s: resolution changed from %dx%d to %dx%d", self.name, *self.size,
+                         *size)
+            self.size = size
+        self.subsampling = info.subsampling
+        wall_ms = self.epoch_ms + (arrived - self._epoch) * 1000
+        self.fanout.publish_jpeg(MJPEG_HEADER.pack(self.frames_in & 0xFFFFFFFF, wall_ms) + jpeg)
+        pts = round((arrived - self._epoch) * TICKS_PER_SECOND)
+        self.transcoder.submit(jpeg, size, (pts, arrived))
+
+    def reject_frame(self) -> None:
+        self.frames_rejected += 1
+
+    # -- transcoder side -------------------------------------------------------------------------
+
+    def _on_config(self, config: AvcConfig) -> None:
+        init = self.packager.set_config(config)
+        if init is not None:
+            log.info("%s: H.264 %s %dx%d", self.name, init.codec, init.width, init.height)
+            self.fanout.publish_init(init)
+
+    def _on_frame(self, avcc: bytes, keyframe: bool, tag: tuple[int, float] | None) -> None:
+        now = time.monotonic()
+        pts, arrived = tag if tag is not None else (round((now - self._epoch) * 90000), now)
+        frame = self.packager.package(avcc, keyframe, pts)
+        self.fanout.publish_video(frame)
+        self.frames_encoded += 1
+        self._out_rate.add(len(frame.ts), now)
+        self.delays_ms.append((time.monotonic() - arrived) * 1000)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def idle_for(self, now: float) -> float:
+        """Seconds with neither a camera nor a viewer (0 while either is here)."""
+        if self.camera is not None or self.fanout.viewers:
+            return 0.0
+        return now - self.last_seen
+
+    def _stop_encoder(self) -> None:
+        self._grace_timer = None
+        log.info("%s: camera gone for %g s; stopping its encoder", self.name, self._grace)
+        self._closing = asyncio.ensure_future(self.transcoder.close())
+
+    async def shutdown(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+        await self.transcoder.shutdown()
+
+    def status(self) -> dict:
+        now = time.monotonic()
+        delays = sorted(self.delays_ms)
+        return {
+            "id": self.id,
+            "online": self.camera is not None,
+            "peer": self.camera_peer,
+            "hello": self.hello,
+            "resolution": f"{self.size[0]}x{self.size[1]}" if self.size else None,
+            "width": self.size[0] if self.size else None,
+            "height": self.size[1] if self.size else None,
+            "subsampling": self.subsampling,
+            "frames_in": self.frames_in,
+            "fps": round(self._in_rate.per_second(now), 2),
+            "frames_encoded": self.frames_encoded,
+            "codec": self.packager.init.codec if self.packager.init else None,
+            "bytes_out": self.fanout.bytes_out,
+            "kbps": round(self._out_rate.bits_per_second(now) / 1000, 1),
+            "encoder": self.encoder.name,
+            "encoder_running": self.transcoder.running,
+            "encoder_starts": self.transcoder.starts,
+            "viewers": len(self.fanout.viewers),
+            "frames_dropped": self.frames_rejected + self.transcoder.frames_dropped,
+            "frames_rejected": self.frames_rejected,
+            "viewer_frames_skipped": sum(v.frames_skipped for v in self.fanout.viewers),
+            "server_delay_ms_p50": round(statistics.median(delays), 2) if delays else None,
+            "server_delay_ms_p99": round(delays[int(len(delays) * 0.99)], 2) if delays else None,
+            "uptime": round(now - self._epoch, 1),
+        }

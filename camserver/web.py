@@ -1,0 +1,137 @@
+"""HTTP (aiohttp): the two web pages, /status, and stream URLs for other software.
+
+- ``/`` and ``/mjpeg``: the H.264 and MJPEG pages; ``/static/...``: their shared script and style.
+- ``/status``: JSON, see :func:`status`.
+- ``/snapshot[/<id>].jpg``: the latest JPEG (Home Assistant's still image, Frigate's snapshot).
+- ``/stream[/<id>].ts``: MPEG-TS over HTTP (VLC, ffmpeg/ffprobe, Frigate/go2rtc inputs).
+- ``/stream[/<id>].mjpeg``: multipart MJPEG (Home Assistant's MJPEG camera, any browser <img>).
+
+HTTP stream viewers go through the same :class:`~camserver.fanout.Fanout` policy as WebSocket
+viewers; their queue is a deque drained by one writer task each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from .fanout import MJPEG_HEADER, Viewer
+from .registry import Registry, valid_camera_id
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+MJPEG_BOUNDARY = "frame"
+
+
+class HttpViewer(Viewer):
+    def __init__(self, fmt: str, request: web.Request, response: web.StreamResponse):
+        super().__init__(fmt, request.remote or "?")
+        self.response = response
+        self._transport = request.transport
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued = 0
+        self._wakeup = asyncio.Event()
+
+    def send(self, message: bytes | str) -> None:
+        if isinstance(message, str):
+            return  # JSON events are for WebSocket viewers
+        if self.format == "mjpeg":
+            jpeg = memoryview(message)[MJPEG_HEADER.size:]
+            message = b"".join((b"--" + MJPEG_BOUNDARY.encode(), b"\r\nContent-Type: image/jpeg"
+                                b"\r\nContent-Length: ", str(len(jpeg)).encode(), b"\r\n\r\n",
+                                jpeg, b"\r\n"))
+        self._queue.append(message)
+        self._queued += len(message)
+        self._wakeup.set()
+
+    def backlog(self) -> int:
+        transport = self._transport
+        return self._queued + (transport.get_write_buffer_size() if transport else 0)
+
+    async def run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                message = self._queue.popleft()
+                self._queued -= len(message)
+                await self.response.write(message)
+
+
+def status(registry: Registry, camera_endpoint, encoder_name: str) -> dict:
+    cameras = [stream.status() for stream in registry.streams.values()]
+    return {
+        "camera_clients": camera_endpoint.connections,
+        "viewer_clients": sum(c["viewers"] for c in cameras),
+        "streaming": any(c["online"] and c["frames_encoded"] for c in cameras),
+        "encoder": encoder_name,
+        "cameras": cameras,
+    }
+
+
+def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Application:
+    def stream_for(request: web.Request):
+        camera_id = request.match_info.get("id")
+        if camera_id is None:
+            stream = registry.first()
+        elif not valid_camera_id(camera_id):
+            raise web.HTTPBadRequest(text="bad camera id\n")
+        else:
+            stream = registry.get(camera_id)
+        if stream is None:
+            raise web.HTTPNotFound(text="no such camera (yet)\n")
+        return stream
+
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(ROOT / "client.html", headers={"Cache-Control": "no-cache"})
+
+    async def mjpeg_page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(ROOT / "client_mjpeg.html", headers={"Cache-Control": "no-cache"})
+
+    async def get_status(request: web.Request) -> web.Response:
+        return web.json_response(status(registry, camera_endpoint, encoder_name),
+                                 headers={"Cache-Control": "no-store",
+                                          "Access-Control-Allow-Origin": "*"})
+
+    async def snapshot(request: web.Request) -> web.Response:
+        stream = stream_for(request)
+        if stream.fanout.last_jpeg is None:
+            raise web.HTTPServiceUnavailable(text="no frame yet\n")
+        return web.Response(body=stream.fanout.last_jpeg[MJPEG_HEADER.size:],
+                            content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    async def live(request: web.Request) -> web.StreamResponse:
+        stream = stream_for(request)
+        fmt = request.match_info["ext"]
+        response = web.StreamResponse(headers={
+            "Content-Type": "video/mp2t" if fmt == "ts"
+            else f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
+            "Cache-Control": "no-store"})
+        await response.prepare(request)
+        viewer = HttpViewer(fmt, request, response)
+        log.info("HTTP viewer %s watching camera %s (%s)", viewer.peer, stream.id, fmt)
+        stream.fanout.add(viewer)
+        try:
+            await viewer.run()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            stream.fanout.remove(viewer)
+            log.info("HTTP viewer %s left camera %s", viewer.peer, stream.id)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/mjpeg", mjpeg_page)
+    app.router.add_get("/status", get_status)
+    app.router.add_get("/snapshot.jpg", snapshot)
+    app.router.add_get("/snapshot/{id}.jpg", snapshot)
+    app.router.add_get(r"/stream.{ext:ts|mjpeg}", live)
+    app.router.add_get(r"/stream/{id}.{ext:ts|mjpeg}", live)
+    app.router.add_static("/static", ROOT / "static")
+    return app
