@@ -2,7 +2,7 @@ import random
 import struct
 
 from camserver.fmp4 import TIMESCALE, box, fragment, init_segment
-from tests.media_fixtures import (
+from media_fixtures import (
     FRAME_COUNT,
     LIVE_ENCODER_ARGS,
     encode_flv,

@@ -11,7 +11,7 @@ from camserver.h264 import (
     nal_unit_type,
     parse_sps,
 )
-from tests.media_fixtures import LIVE_ENCODER_ARGS, encode_flv, video_tags
+from media_fixtures import LIVE_ENCODER_ARGS, encode_flv, video_tags
 
 
 def encoder_args(*extra: str, preset: str = "ultrafast", pix_fmt: str = "yuv420p"):

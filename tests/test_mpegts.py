@@ -5,7 +5,7 @@ import pytest
 
 from camserver.h264 import avcc_to_annexb
 from camserver.mpegts import PCR_DELAY_90K, TS_PACKET_SIZE, TsMuxer
-from tests.media_fixtures import (
+from media_fixtures import (
     FRAME_COUNT,
     encode_flv,
     ffprobe_json,
