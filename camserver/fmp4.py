@@ -177,12 +177,16 @@ def fragment(
     """
     sample_flags = _KEYFRAME_SAMPLE_FLAGS if keyframe else _NON_KEYFRAME_SAMPLE_FLAGS
     sample_size = len(access_unit_avcc)
+
+    def build_moof(data_offset: int) -> bytes:
+        return _moof(
+            sequence_number, base_decode_time, duration, sample_size, sample_flags, data_offset
+        )
+
     # The moof's size doesn't depend on the data offset's value, so measure
-    # it first to point the offset at the mdat payload.
-    moof_size = len(_moof(sequence_number, base_decode_time, duration, sample_size, sample_flags, 0))
-    data_offset = moof_size + 8  # skip the mdat header
-    moof = _moof(sequence_number, base_decode_time, duration, sample_size, sample_flags, data_offset)
-    return moof + box(b"mdat", access_unit_avcc)
+    # it first to point the offset past the mdat header, at the sample.
+    data_offset = len(build_moof(0)) + 8
+    return build_moof(data_offset) + box(b"mdat", access_unit_avcc)
 
 
 def _moof(

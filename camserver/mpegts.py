@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["TS_PACKET_SIZE", "TsMuxer"]
+__all__ = ["PCR_DELAY_90K", "TS_PACKET_SIZE", "TsMuxer"]
 
 TS_PACKET_SIZE = 188
 

@@ -192,10 +192,10 @@ def test_avcc_to_annexb_round_trip():
     annexb = avcc_to_annexb(keyframe)
     assert annexb.startswith(b"\x00\x00\x00\x01")
     assert len(annexb) == len(keyframe)
-    assert annexb.split(b"\x00\x00\x00\x01")[1:] == nal_units
+    split = annexb.split(b"\x00\x00\x00\x01")
+    assert split[0] == b"" and split[1:] == nal_units
 
-    back = b"".join(len(nal).to_bytes(4, "big") + nal for nal in annexb.split(b"\x00\x00\x00\x01")[1:])
-    assert back == keyframe
+    assert b"".join(len(nal).to_bytes(4, "big") + nal for nal in split[1:]) == keyframe
 
 
 def test_avcc_with_two_byte_lengths():
