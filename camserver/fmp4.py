@@ -171,8 +171,9 @@ def fragment(
 
     ``sequence_number`` should increase by one per fragment.
     ``base_decode_time`` and ``duration`` are in :data:`TIMESCALE` units.
-    ``access_unit_avcc`` is stored as is: NAL units with 4-byte lengths, as
-    announced by the init segment's ``avcC``.
+    ``access_unit_avcc`` is stored as is: length-prefixed NAL units, with
+    the length size announced by the init segment's ``avcC`` (4 bytes from
+    FFmpeg).
 
     """
     sample_flags = _KEYFRAME_SAMPLE_FLAGS if keyframe else _NON_KEYFRAME_SAMPLE_FLAGS
