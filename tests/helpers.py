@@ -1,0 +1,91 @@
+"""Real clients for the tests: a viewer that records what arrives and when, a scripted camera,
+and ffprobe run over what a viewer received."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image
+from websockets.asyncio.client import connect
+
+from conftest import ffprobe_path
+
+
+def make_jpeg(width: int = 640, height: int = 480, subsampling: int = 1, n: int = 0,
+              quality: int = 80) -> bytes:
+    """A JPEG; ``subsampling`` as Pillow counts it: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0."""
+    image = Image.new("RGB", (width, height), ((n * 7) % 256, 90, 200 - n % 100))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, subsampling=subsampling)
+    return out.getvalue()
+
+
+@dataclass
+class Received:
+    binary: list[tuple[float, bytes]] = field(default_factory=list)
+    text: list[dict] = field(default_factory=list)
+
+    @property
+    def payload(self) -> bytes:
+        return b"".join(m for _, m in self.binary)
+
+
+async def watch(url: str, seconds: float, received: Received | None = None,
+                stop: asyncio.Event | None = None) -> Received:
+    """Read a viewer WebSocket for ``seconds`` (or until ``stop``), recording arrival times."""
+    received = received or Received()
+    deadline = time.monotonic() + seconds
+    async with connect(url, max_size=None, compression=None) as ws:
+        while (left := deadline - time.monotonic()) > 0 and not (stop and stop.is_set()):
+            try:
+                message = await asyncio.wait_for(ws.recv(), min(left, 0.5))
+            except asyncio.TimeoutError:
+                continue
+            if isinstance(message, bytes):
+                received.binary.append((time.monotonic(), message))
+            else:
+                received.text.append(json.loads(message))
+    return received
+
+
+def probe_frames(data: bytes, fmt: str = "mpegts") -> list[dict]:
+    """Decode ``data`` with the real ffprobe; one dict per decoded frame."""
+    out = subprocess.run(
+        [ffprobe_path(), "-v", "error", "-f", fmt, "-i", "pipe:0", "-select_streams", "v",
+         "-show_frames", "-show_entries",
+         "frame=pts_time,pkt_dts_time,width,height,pix_fmt,key_frame", "-of", "json"],
+        input=data, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    return json.loads(out.stdout)["frames"]
+
+
+def decode_errors(data: bytes, fmt: str = "mpegts") -> str:
+    """What the real ffmpeg complains about when decoding ``data`` (empty if nothing)."""
+    from conftest import ROOT  # noqa: F401  (same interpreter as the tests)
+    import shutil
+    out = subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-f", fmt, "-i", "pipe:0",
+                          "-f", "null", "-"], input=data, capture_output=True, timeout=120)
+    return out.stderr.decode()
+
+
+class ScriptedCamera:
+    """A camera driven step by step by a test: ``await cam.send(jpeg)``."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.ws = None
+
+    async def __aenter__(self) -> "ScriptedCamera":
+        self.ws = await connect(self.url, max_size=None, compression=None).__aenter__()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+
+    async def send(self, message) -> None:
+        await self.ws.send(message)
