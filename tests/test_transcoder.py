@@ -1,0 +1,84 @@
+"""FFmpeg under the server: no frame held back, restarts after a crash or a hang."""
+
+import asyncio
+import os
+import signal
+import time
+
+from conftest import children_of
+from helpers import ScriptedCamera, make_jpeg, watch
+from test_end_to_end import status, wait_until
+
+
+def ffmpeg_pid(server) -> int:
+    return wait_until(lambda: next(iter(children_of(server.proc.pid)), None))
+
+
+def test_each_frame_comes_out_before_the_next_goes_in(server):
+    """Plain -f mjpeg would hold frame n until frame n+1 arrives: here every frame must reach
+    the viewer while the camera is still waiting to send the next one."""
+    sends: list[float] = []
+
+    async def scenario():
+        stop = asyncio.Event()
+        viewer = asyncio.create_task(watch(server.viewer_url("slow"), 30, stop=stop))
+        async with ScriptedCamera(server.camera_url("slow")) as camera:
+            for n in range(4):
+                await asyncio.sleep(1.0)
+                await camera.send(make_jpeg(320, 240, n=n))
+                sends.append(time.monotonic())
+            await asyncio.sleep(1.0)
+        stop.set()
+        return await viewer
+
+    received = asyncio.run(scenario())
+    arrivals = [t for t, _ in received.binary]
+    assert len(arrivals) == 4
+    for i in range(3):
+        assert sends[i] < arrivals[i] < sends[i + 1], i
+
+
+def _stream_through(server, disturb, seconds=14.0):
+    async def scenario():
+        stop = asyncio.Event()
+        viewer = asyncio.create_task(watch(server.viewer_url("x"), 60, stop=stop))
+        async with ScriptedCamera(server.camera_url("x")) as camera:
+            start = time.monotonic()
+            n = 0
+            while time.monotonic() - start < seconds:
+                await camera.send(make_jpeg(320, 240, n=n))
+                n += 1
+                if n == 30:
+                    await asyncio.to_thread(disturb)
+                await asyncio.sleep(1 / 20)
+        await asyncio.sleep(1)
+        stop.set()
+        return await viewer
+
+    return asyncio.run(scenario())
+
+
+def test_ffmpeg_that_dies_is_restarted_and_viewers_carry_on(server):
+    pids = []
+
+    def kill_ffmpeg():
+        pids.append(ffmpeg_pid(server))
+        os.kill(pids[0], signal.SIGKILL)
+
+    received = _stream_through(server, kill_ffmpeg, seconds=4)
+    camera = status(server)["cameras"][0]
+    assert camera["encoder_starts"] == 2
+    assert "FFmpeg exited unexpectedly with code -9" in server.log()
+    late = [t for t, _ in received.binary if t > received.binary[0][0] + 2.5]
+    assert len(late) > 10  # video flowed again after the restart, on the same connection
+    assert children_of(server.proc.pid) and pids[0] not in children_of(server.proc.pid)
+
+
+def test_ffmpeg_that_hangs_is_killed_and_restarted(server):
+    def freeze_ffmpeg():
+        os.kill(ffmpeg_pid(server), signal.SIGSTOP)
+
+    received = _stream_through(server, freeze_ffmpeg, seconds=10)
+    assert "FFmpeg has held a frame for over 5 s; restarting it" in server.log()
+    assert status(server)["cameras"][0]["encoder_starts"] == 2
+    assert received.binary[-1][0] - received.binary[0][0] > 8  # still flowing at the end

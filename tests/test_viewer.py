@@ -1,0 +1,88 @@
+"""The viewer endpoint: formats, waiting for cameras, clock pings."""
+
+import asyncio
+import json
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from camserver.fanout import MJPEG_HEADER
+from camserver.jpeg import inspect_jpeg
+from helpers import ScriptedCamera, make_jpeg, probe_frames, watch
+
+
+async def send_frames(url, count, width=320, height=240, delay=0.3, interval=0.04):
+    await asyncio.sleep(delay)
+    async with ScriptedCamera(url) as camera:
+        for n in range(count):
+            await camera.send(make_jpeg(width, height, n=n))
+            await asyncio.sleep(interval)
+        await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize("viewer_path", ["later", ""])
+def test_viewer_waits_for_a_camera_that_is_not_there_yet(server, viewer_path):
+    async def scenario():
+        return await asyncio.gather(watch(server.viewer_url(viewer_path), 4),
+                                    send_frames(server.camera_url("later"), 20))
+
+    received, _ = asyncio.run(scenario())
+    frames = probe_frames(received.payload)
+    assert len(frames) == 20 and (frames[0]["width"], frames[0]["height"]) == (320, 240)
+
+
+def test_mjpeg_format_carries_sequence_and_arrival_time(server):
+    async def scenario():
+        return await asyncio.gather(watch(server.viewer_url("m", "mjpeg"), 3),
+                                    send_frames(server.camera_url("m"), 10))
+
+    received, _ = asyncio.run(scenario())
+    assert received.text[0]["type"] == "stream" and received.text[0]["format"] == "mjpeg"
+    headers = [MJPEG_HEADER.unpack_from(m) for _, m in received.binary]
+    assert [seq for seq, _ in headers] == list(range(1, 11))
+    for (received_at, message), (_, arrival_ms) in zip(received.binary, headers):
+        assert inspect_jpeg(message[MJPEG_HEADER.size:]).width == 320
+        assert abs(arrival_ms - time.time() * 1000) < 10_000
+    arrivals = [arrival for _, arrival in headers]
+    assert arrivals == sorted(arrivals)
+
+
+def test_fmp4_format_announces_codec_and_size_before_segments(server):
+    async def scenario():
+        return await asyncio.gather(watch(server.viewer_url("f", "fmp4"), 3),
+                                    send_frames(server.camera_url("f"), 15))
+
+    received, _ = asyncio.run(scenario())
+    kinds = [m["type"] for m in received.text]
+    assert kinds[:3] == ["stream", "camera", "init"]
+    init = received.text[2]
+    assert init["codec"].startswith("avc1.") and (init["width"], init["height"]) == (320, 240)
+    assert received.binary[0][1][4:8] == b"ftyp"
+    assert all(m[4:8] == b"moof" for _, m in received.binary[1:])
+    frames = probe_frames(received.payload, fmt="mp4")
+    assert len(frames) == 15
+
+
+def test_ping_is_answered_with_server_time(server):
+    async def scenario():
+        async with connect(server.viewer_url("p", "fmp4")) as ws:
+            assert json.loads(await ws.recv())["type"] == "stream"
+            await ws.send(json.dumps({"type": "ping", "t": 42.5}))
+            return json.loads(await ws.recv())
+
+    pong = asyncio.run(scenario())
+    assert pong["type"] == "pong" and pong["t"] == 42.5
+    assert abs(pong["server_ms"] - time.time() * 1000) < 5000
+
+
+@pytest.mark.parametrize("path", ["/cam?format=webm", "/bad%20id"])
+def test_bad_viewer_request_is_refused(server, path):
+    async def attempt():
+        async with connect(f"ws://127.0.0.1:{server.viewer_port}{path}"):
+            pass
+
+    with pytest.raises(InvalidStatus) as refused:
+        asyncio.run(attempt())
+    assert refused.value.response.status_code == 400
