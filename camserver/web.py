@@ -53,11 +53,24 @@ class HttpViewer(Viewer):
         transport = self._transport
         return self._queued + (transport.get_write_buffer_size() if transport else 0)
 
+    def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
     async def run(self) -> None:
-        while True:
-            await self._wakeup.wait()
+        """Write queued messages until the peer goes away or :meth:`close` is called."""
+        self._closed = False
+        while not self._closed:
+            # aiohttp does not cancel a handler whose client left, and while the camera is
+            # away no write would fail to tell us: look at the socket every few seconds.
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), 5)
+            except asyncio.TimeoutError:
+                if self._transport is None or self._transport.is_closing():
+                    return
+                continue
             self._wakeup.clear()
-            while self._queue:
+            while self._queue and not self._closed:
                 message = self._queue.popleft()
                 self._queued -= len(message)
                 await self.response.write(message)
@@ -116,16 +129,25 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
         viewer = HttpViewer(fmt, request, response)
         log.info("HTTP viewer %s watching camera %s (%s)", viewer.peer, stream.id, fmt)
         stream.fanout.add(viewer)
+        http_viewers.add(viewer)
         try:
             await viewer.run()
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             pass
         finally:
+            http_viewers.discard(viewer)
             stream.fanout.remove(viewer)
             log.info("HTTP viewer %s left camera %s", viewer.peer, stream.id)
         return response
 
+    http_viewers: set[HttpViewer] = set()
+
+    async def close_http_viewers(app: web.Application) -> None:
+        for viewer in list(http_viewers):
+            viewer.close()
+
     app = web.Application()
+    app.on_shutdown.append(close_http_viewers)
     app.router.add_get("/", index)
     app.router.add_get("/mjpeg", mjpeg_page)
     app.router.add_get("/status", get_status)

@@ -1,0 +1,85 @@
+"""HTTP: pages, /status, snapshots, and the stream URLs with real ffmpeg/ffprobe as clients."""
+
+import asyncio
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+
+from camserver.jpeg import inspect_jpeg
+from conftest import ffprobe_path
+from test_end_to_end import status, wait_until
+
+
+@pytest.fixture
+def streaming(server, start_camera):
+    start_camera(server.camera_url(), "--camera-id", "yard", "--width", "640", "--height", "480")
+    wait_until(lambda: status(server)["streaming"])
+    return server
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+def test_pages_are_served(server):
+    for path in ("/", "/mjpeg"):
+        code, headers, body = get(server.http_url(path))
+        assert code == 200 and headers["Content-Type"].startswith("text/html")
+        assert b"<html" in body.lower()
+
+
+def test_status_when_idle(server):
+    assert status(server) == {"camera_clients": 0, "viewer_clients": 0, "streaming": False,
+                              "encoder": "libx264", "cameras": []}
+
+
+def test_snapshot(streaming):
+    code, headers, body = get(streaming.http_url("/snapshot/yard.jpg"))
+    assert headers["Content-Type"] == "image/jpeg"
+    assert (inspect_jpeg(body).width, inspect_jpeg(body).height) == (640, 480)
+    assert get(streaming.http_url("/snapshot.jpg"))[0] == 200
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        get(streaming.http_url("/snapshot/nope.jpg"))
+    assert missing.value.code == 404
+
+
+def test_ts_url_plays_in_ffprobe_and_ffmpeg(streaming):
+    url = streaming.http_url("/stream/yard.ts")
+    probe = subprocess.run([ffprobe_path(), "-v", "error", "-show_entries",
+                            "stream=codec_name,width,height,pix_fmt", "-of", "json", url],
+                           capture_output=True, text=True, timeout=30)
+    assert json.loads(probe.stdout)["streams"][0] == {
+        "codec_name": "h264", "width": 640, "height": 480, "pix_fmt": "yuv420p"}
+    decode = subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-i", url,
+                             "-frames:v", "60", "-f", "null", "-"],
+                            capture_output=True, text=True, timeout=30)
+    assert decode.returncode == 0 and decode.stderr == ""
+
+
+def test_mjpeg_url_plays_in_ffmpeg(streaming):
+    out = subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-f", "mpjpeg",
+                          "-i", streaming.http_url("/stream/yard.mjpeg"), "-frames:v", "30",
+                          "-f", "image2pipe", "-c:v", "copy", "-"],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(b"\xff\xd9") >= 30
+    assert inspect_jpeg(out.stdout[:out.stdout.index(b"\xff\xd9") + 2]).width == 640
+
+
+def test_http_viewers_count_and_leave(streaming):
+    async def hold_ts_stream():
+        reader, writer = await asyncio.open_connection("127.0.0.1", streaming.http_port)
+        writer.write(b"GET /stream/yard.ts HTTP/1.1\r\nHost: x\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(188 * 10)
+        viewers = await asyncio.to_thread(lambda: status(streaming)["viewer_clients"])
+        writer.close()
+        return viewers
+
+    assert asyncio.run(hold_ts_stream()) == 1
+    wait_until(lambda: status(streaming)["viewer_clients"] == 0)
