@@ -1,0 +1,70 @@
+/*
+ * Messages exchanged with the server, apart from the JPEG frames. Portable: no ESP-IDF includes.
+ *
+ * From the server (text), any subset of keys:
+ *   {"type":"config","framesize":"VGA","quality":80,"fps":15,"vflip":true,"hmirror":false}
+ * Each key is validated on its own; accepted ones are applied, refused ones get a reason:
+ *   {"type":"config_ack","applied":{"quality":80},"rejected":{"fps":"must be an integer 1-30"}}
+ * Other types are ignored (and logged by the caller).
+ *
+ * To the server, right after connecting (optional):
+ *   {"type":"hello","camera_id":"cam1","board":"AtomS3R-M12","sensor":"OV3660",
+ *    "width":640,"height":480,"fps":15,"quality":80,"firmware":"1.0.0"}
+ */
+#ifndef CONTROL_H
+#define CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "board.h"
+#include "jsonlite.h"
+#include "settings.h"
+
+#define CONTROL_REASON_MAX 80
+#define CONTROL_MSG_MAX 1024   /* longer control messages are refused */
+
+typedef enum {
+    CONTROL_CONFIG,    /* a config message: see the result */
+    CONTROL_IGNORED,   /* valid JSON object of another type */
+    CONTROL_INVALID,   /* not JSON, not an object, or no "type" */
+} control_kind_t;
+
+typedef struct {
+    char key[JSON_KEY_MAX + 1];
+    char reason[CONTROL_REASON_MAX + 1];
+} control_rejection_t;
+
+typedef struct {
+    unsigned applied;                 /* SETTING_BIT() of every accepted key */
+    int rejected_count;
+    control_rejection_t rejected[JSON_MAX_MEMBERS];
+    char type[JSON_STR_MAX + 1];      /* the message's type, for logging */
+    char error[64];                   /* why a message is CONTROL_INVALID */
+    json_object_t obj;                /* scratch space (large: keep the result off small stacks) */
+} control_result_t;
+
+/*
+ * Parses a control message and applies every valid key to *s (framesize also has to fit the
+ * sensor). Keys that are not remote settings, and bad values, are listed in res->rejected.
+ */
+control_kind_t control_handle(const char *msg, size_t len, board_sensor_t sensor, settings_t *s,
+                              control_result_t *res);
+
+/* Writes the config_ack for res, with the applied values taken from s. False if it does not fit. */
+bool control_format_ack(const control_result_t *res, const settings_t *s, char *out, size_t out_len);
+
+typedef struct {
+    const char *camera_id;
+    const char *board;
+    const char *sensor;
+    unsigned width;
+    unsigned height;
+    int fps;
+    int quality;
+    const char *firmware;
+} control_hello_t;
+
+bool control_format_hello(const control_hello_t *h, char *out, size_t out_len);
+
+#endif /* CONTROL_H */
