@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Server benchmark: delay added by the server, 500-viewer fan-out, CPU, and a stalled viewer.
+
+Prints, for this machine:
+- server-added delay (JPEG fully received -> that frame's first TS byte handed to a viewer's
+  socket) p50/p99 as the server measures it (``/status``), and camera-send -> viewer-receive
+  delay p50/p99 as clients on the same machine see it, at 1 and 500 viewers;
+- frames lost by viewers that keep up;
+- CPU of the server process and of its FFmpeg child, per camera (100% = one core);
+- server RSS and another viewer's delay while one viewer stops reading for 60 s.
+
+Usage: python benchmarks/server_benchmark.py [--seconds 20] [--viewers 500] [--stall 60]
+Viewers run in a separate process (a minimal WebSocket client, benchmarks/wsclient.py) so the
+load generator does not compete with itself; the camera sends pre-rendered 640x480 JPEGs at
+30 fps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from mock_camera import FrameRenderer  # noqa: E402
+from wsclient import open_viewer  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
+
+
+class Server:
+    def __init__(self):
+        self.ports = {name: free_port() for name in ("http", "camera", "viewer")}
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1",
+             "--http-port", str(self.ports["http"]), "--camera-port", str(self.ports["camera"]),
+             "--viewer-port", str(self.ports["viewer"]), "--log-level", "WARNING"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.status()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("server did not start: " + self.proc.stderr.read())
+                time.sleep(0.2)
+
+    def status(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}/status",
+                                    timeout=5) as r:
+            return json.load(r)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def viewer_process(port: int, count: int, seconds: float, ready, results, stall: bool = False):
+    async def run():
+        viewers = []
+        for i in range(count):
+            viewers.append(await open_viewer("127.0.0.1", port, "/bench?format=ts"))
+        stalled = None
+        if stall:
+            # A viewer that stops reading: the kernel's buffers fill, then the server's.
+            stalled = socket.create_connection(("127.0.0.1", port))
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.sendall(b"GET /bench?format=ts HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+                            b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        ready.set()
+        await asyncio.sleep(seconds)
+        results.put([v.arrivals for v in viewers])
+        if stalled:
+            stalled.close()
+    asyncio.run(run())
+
+
+async def camera(port: int, seconds: float, fps: float = 30.0) -> list[float]:
+    from websockets.asyncio.client import connect
+    renderer = FrameRenderer(640, 480)
+    frames = [renderer.render(n, n / fps, fps) for n in range(60)]
+    sent = []
+    async with connect(f"ws://127.0.0.1:{port}/bench", compression=None) as ws:
+        start = time.monotonic()
+        n = 0
+        while (now := time.monotonic()) - start < seconds:
+            due = start + n / fps
+            if due > now:
+                await asyncio.sleep(due - now)
+            await ws.send(frames[n % len(frames)])
+            sent.append(time.monotonic())
+            n += 1
+        await asyncio.sleep(1.0)
+    return sent
+
+
+def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0) -> dict:
+    server = Server()
+    ctx = multiprocessing.get_context("spawn")
+    ready, results = ctx.Event(), ctx.Queue()
+    duration = seconds + stall_seconds
+    pool = ctx.Process(target=viewer_process, args=(server.ports["viewer"], viewers,
+                                                    duration + 4, ready, results,
+                                                    stall_seconds > 0))
+    pool.start()
+    ready.wait(120)
+    time.sleep(0.5)
+
+    async def measure():
+        task = asyncio.create_task(camera(server.ports["camera"], duration))
+        await asyncio.sleep(3)  # FFmpeg started, steady state
+        ffmpeg = children(server.proc.pid)[0]
+        t0 = time.monotonic()
+        cpu0 = cpu_seconds(server.proc.pid), cpu_seconds(ffmpeg)
+        rss = [(0.0, rss_mb(server.proc.pid))]
+        while not task.done():
+            await asyncio.sleep(1)
+            if not task.done():
+                rss.append((time.monotonic() - t0, rss_mb(server.proc.pid)))
+                cpu1 = cpu_seconds(server.proc.pid), cpu_seconds(ffmpeg), time.monotonic()
+        status = server.status()
+        return await task, cpu0, cpu1, t0, rss, status
+
+    sent, cpu0, cpu1, t0, rss, status = asyncio.run(measure())
+    arrivals = results.get(timeout=60)
+    pool.join(30)
+    server.stop()
+    elapsed = cpu1[2] - t0
+    per_viewer_lost, delays = [], []
+    for got in arrivals:
+        per_viewer_lost.append(len(sent) - len(got))
+        delays += [(g - s) * 1000 for s, g in zip(sent[60:], got[60:])]  # after warm-up
+    camera_status = status["cameras"][0]
+    return {
+        "viewers": viewers, "frames_sent": len(sent),
+        "server_delay_p50": camera_status["server_delay_ms_p50"],
+        "server_delay_p99": camera_status["server_delay_ms_p99"],
+        "delivery_p50": statistics.median(delays), "delivery_p99": pct(delays, 0.99),
+        "delivery_max": max(delays),
+        "frames_lost_max": max(per_viewer_lost), "frames_lost_total": sum(per_viewer_lost),
+        "server_cpu": (cpu1[0] - cpu0[0]) / elapsed * 100,
+        "ffmpeg_cpu": (cpu1[1] - cpu0[1]) / elapsed * 100,
+        "rss": rss, "sent": sent, "arrivals": arrivals,
+    }
+
+
+def report(result: dict) -> None:
+    print(f"  viewers {result['viewers']}, frames sent {result['frames_sent']}")
+    print(f"  server-added delay (/status: received -> first TS byte to a viewer): "
+          f"p50 {result['server_delay_p50']:.2f} ms, p99 {result['server_delay_p99']:.2f} ms")
+    print(f"  camera send -> viewer receive, all viewers: p50 {result['delivery_p50']:.2f} ms, "
+          f"p99 {result['delivery_p99']:.2f} ms, max {result['delivery_max']:.2f} ms")
+    print(f"  frames lost by viewers: {result['frames_lost_total']} "
+          f"(worst viewer {result['frames_lost_max']})")
+    print(f"  CPU per camera: server {result['server_cpu']:.1f}% of a core, "
+          f"FFmpeg {result['ffmpeg_cpu']:.1f}%")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--viewers", type=int, default=500)
+    p.add_argument("--stall", type=float, default=60, help="stalled-viewer phase length, s")
+    args = p.parse_args()
+    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print("1 viewer:")
+    report(run_phase(1, args.seconds))
+    print(f"{args.viewers} viewers:")
+    report(run_phase(args.viewers, args.seconds))
+    if args.stall:
+        print(f"1 viewer reading + 1 viewer that stops reading for {args.stall:g} s:")
+        result = run_phase(1, 10, stall_seconds=args.stall)
+        rss = result["rss"]
+        base = rss[0][1]
+        print(f"  server RSS: {base:.1f} MB at start, max {max(r for _, r in rss):.1f} MB, "
+              f"{rss[-1][1]:.1f} MB at end (growth {max(r for _, r in rss) - base:+.1f} MB)")
+        sent, got = result["sent"], result["arrivals"][0]
+        delays = [(g - s) * 1000 for s, g in zip(sent, got)]
+        early, late = delays[60:300], delays[300:]
+        print(f"  reading viewer's delay: first 10 s p50 {statistics.median(early):.2f} / "
+              f"p99 {pct(early, 0.99):.2f} ms; during the stall p50 "
+              f"{statistics.median(late):.2f} / p99 {pct(late, 0.99):.2f} ms; "
+              f"frames lost {len(sent) - len(got)}")
+
+
+if __name__ == "__main__":
+    main()
