@@ -1,0 +1,427 @@
+// Shared by both pages (client.html: H.264 over MSE, client_mjpeg.html: JPEG on a canvas):
+// the viewer WebSocket with reconnect and backoff, the clock-offset estimate, the controls
+// (connect/disconnect, status light, camera selector, full screen) and the statistics panel.
+// No build step, no third-party code: plain ES modules served from /static.
+
+export const params = new URLSearchParams(location.search);
+
+/** Wall-clock milliseconds on this page's monotonic clock (performance.now() based). */
+export function localNow() {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The viewer WebSocket URL: same host as the page, port from ?ws_port= (default 8766). */
+export function viewerUrl(camera, format) {
+  if (params.get("ws_url")) {  // e.g. wss://example.org/cams behind a reverse proxy
+    const base = params.get("ws_url").replace(/\/+$/, "");
+    return `${base}/${camera ? encodeURIComponent(camera) : ""}?format=${format}`;
+  }
+  const secure = location.protocol === "https:";
+  const host = params.get("ws_host") || location.hostname || "127.0.0.1";
+  const port = params.get("ws_port") || "8766";
+  const path = camera ? "/" + encodeURIComponent(camera) : "/";
+  return `${secure ? "wss" : "ws"}://${host}:${port}${path}?format=${format}`;
+}
+
+/**
+ * Server clock offset, NTP style: each ping/pong gives offset = server_ms - midpoint of the
+ * round trip; the sample with the smallest round trip among the recent ones is the best.
+ * Recent = the last 12 samples, so drift between the two clocks is followed over hours.
+ */
+export class ClockSync {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.samples = [];
+    this.offset = null;  // server ms - local ms
+    this.rtt = null;
+  }
+
+  ping(ws) {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ type: "ping", t: localNow() }));
+    }
+  }
+
+  pong(message) {
+    const now = localNow();
+    const sent = Number(message.t);
+    const server = Number(message.server_ms);
+    if (!Number.isFinite(sent) || !Number.isFinite(server) || now < sent) return;
+    this.samples.push({ rtt: now - sent, offset: server - (sent + now) / 2 });
+    if (this.samples.length > 12) this.samples.shift();
+    const best = this.samples.reduce((a, b) => (b.rtt < a.rtt ? b : a));
+    this.offset = best.offset;
+    this.rtt = best.rtt;
+  }
+
+  /** Local wall ms (timeOrigin-based) -> server Unix ms. */
+  toServer(localMs) {
+    return localMs + (this.offset ?? 0);
+  }
+}
+
+/**
+ * One viewer WebSocket that stays connected: reconnects with exponential backoff (0.5 s to
+ * 10 s, with jitter) whenever it closes, until stop(). Text messages are parsed as JSON; pongs
+ * go to the clock; a watchdog closes a connection that has been silent for 15 s (a server that
+ * vanished without closing), since the clock pings every 10 s are always answered.
+ */
+export class LiveConnection {
+  constructor({ format, camera, onOpen, onJson, onBinary, onClose, onState }) {
+    this.format = format;
+    this.camera = camera || "";
+    this.onOpen = onOpen || (() => {});
+    this.onJson = onJson || (() => {});
+    this.onBinary = onBinary || (() => {});
+    this.onClose = onClose || (() => {});
+    this.onState = onState || (() => {});
+    this.clock = new ClockSync();
+    this.ws = null;
+    this.wanted = false;
+    this.backoff = 500;
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.lastMessage = 0;
+    this.bytes = 0;  // total bytes received, for the bitrate
+    this.state = "disconnected";
+  }
+
+  setState(state, detail) {
+    this.state = state;
+    this.onState(state, detail);
+  }
+
+  start() {
+    this.wanted = true;
+    if (!this.ws) this.open();
+  }
+
+  stop() {
+    this.wanted = false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.closeSocket();
+    this.setState("disconnected");
+  }
+
+  /** Drop the connection and open a fresh one now (new camera, unrecoverable player error). */
+  restart() {
+    this.closeSocket();
+    this.backoff = 500;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.wanted) this.open();
+  }
+
+  closeSocket() {
+    clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(); } catch (e) { /* already closed */ }
+      this.onClose();
+    }
+  }
+
+  open() {
+    const url = viewerUrl(this.camera, this.format);
+    this.setState("connecting");
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      this.scheduleRetry(String(e));
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    this.clock.reset();
+    ws.onopen = () => {
+      this.lastMessage = performance.now();
+      this.setState("connected");
+      this.onOpen();
+      // A burst of pings for a good first estimate, then one every 10 s.
+      let pings = 0;
+      this.clock.ping(ws);
+      this.pingTimer = setInterval(() => {
+        pings++;
+        if (pings < 5 || pings % 20 === 0) this.clock.ping(ws);
+        if (performance.now() - this.lastMessage > 15000) {
+          console.warn("viewer socket silent for 15 s; reconnecting");
+          this.closeSocket();
+          this.scheduleRetry("silent");
+        }
+      }, 500);
+    };
+    ws.onmessage = (event) => {
+      this.lastMessage = performance.now();
+      if (typeof event.data === "string") {
+        this.bytes += event.data.length;
+        let message;
+        try { message = JSON.parse(event.data); } catch (e) { return; }
+        if (message.type === "pong") this.clock.pong(message);
+        else this.onJson(message);
+      } else {
+        this.bytes += event.data.byteLength;
+        this.backoff = 500;  // data flows: the next outage starts with a short wait again
+        this.onBinary(event.data);
+      }
+    };
+    ws.onclose = (event) => {
+      this.closeSocket();
+      this.scheduleRetry(event.reason || `closed (${event.code})`);
+    };
+    ws.onerror = () => { /* onclose follows and does the work */ };
+  }
+
+  scheduleRetry(reason) {
+    if (!this.wanted) return;
+    const wait = this.backoff * (0.8 + 0.4 * Math.random());
+    this.backoff = Math.min(this.backoff * 2, 10000);
+    this.setState("retrying", `${reason}; retrying in ${(wait / 1000).toFixed(1)} s`);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.wanted && !this.ws) this.open();
+    }, wait);
+  }
+}
+
+/** Median of a numeric array (copied and sorted), or null when empty. */
+export function median(values) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Statistics common to both pages. Players call frameShown(arrivalServerMs, shownLocalMs)
+ * for every frame that reaches the screen; the panel shows the median delay of the last second.
+ * The object is also window.liveStats, for tests and the benchmark.
+ */
+export class Stats {
+  constructor(connection) {
+    this.connection = connection;
+    this.reset();
+  }
+
+  reset() {
+    this.frames = 0;          // frames shown since the page opened
+    this.fps = 0;
+    this.kbps = 0;
+    this.width = 0;
+    this.height = 0;
+    this.delayMs = null;      // what the panel shows: median of the last second
+    this.lastDelayMs = null;  // the latest frame's
+    this.recent = [];         // [{t: local ms, delay}]
+    this.lastShown = 0;       // performance.now() of the latest frame shown
+    this.dropped = 0;
+    this._bytesMark = null;
+    this.extra = {};
+  }
+
+  frameShown(arrivalServerMs, shownLocalMs) {
+    this.frames++;
+    this.lastShown = performance.now();
+    if (arrivalServerMs != null && this.connection.clock.offset != null) {
+      const delay = this.connection.clock.toServer(shownLocalMs) - arrivalServerMs;
+      this.lastDelayMs = delay;
+      this.recent.push({ t: shownLocalMs, delay });
+    } else {
+      this.recent.push({ t: shownLocalMs, delay: null });
+    }
+  }
+
+  /** Called twice a second: rolls the one-second windows. */
+  tick() {
+    const now = localNow();
+    while (this.recent.length && this.recent[0].t < now - 1000) this.recent.shift();
+    this.fps = this.recent.length;
+    const delays = this.recent.map((r) => r.delay).filter((d) => d != null);
+    this.delayMs = median(delays);
+    const bytes = this.connection.bytes;
+    if (this._bytesMark) {
+      const dt = (now - this._bytesMark.t) / 1000;
+      if (dt > 0) this.kbps = ((bytes - this._bytesMark.bytes) * 8) / 1000 / dt;
+    }
+    this._bytesMark = { t: now, bytes };
+  }
+
+  get flowing() {
+    return this.lastShown > 0 && performance.now() - this.lastShown < 1500;
+  }
+}
+
+function formatKbps(kbps) {
+  return kbps >= 1000 ? `${(kbps / 1000).toFixed(2)} Mbit/s` : `${kbps.toFixed(0)} kbit/s`;
+}
+
+/**
+ * Wires a page's controls to a player. The page markup provides elements with these ids:
+ * status-light, status-text, connect, fullscreen, camera-select, stage, and <dd data-stat="...">
+ * cells. `player` implements attach(connection, stats), the connection callbacks
+ * (opened/json/binary/closed) and optionally reset() and extraStats().
+ */
+export class PageController {
+  constructor({ format, player }) {
+    this.player = player;
+    this.camera = params.get("camera") || "";
+    this.cameraState = null;  // "online" | "offline" | null (unknown)
+    this.connection = new LiveConnection({
+      format,
+      camera: this.camera,
+      onOpen: () => player.opened(),
+      onJson: (m) => this.json(m),
+      onBinary: (data) => player.binary(data),
+      onClose: () => player.closed(),
+      onState: (state, detail) => { this.connState = state; this.connDetail = detail || ""; this.render(); },
+    });
+    this.stats = new Stats(this.connection);
+    player.attach(this.connection, this.stats, this);
+    window.liveStats = this.stats;
+    window.livePage = this;
+    this.$ = (id) => document.getElementById(id);
+    this.bindControls();
+    this.pollCameras();
+    setInterval(() => { this.stats.tick(); this.render(); }, 500);
+    setInterval(() => this.pollCameras(), 5000);
+    if (params.get("autoconnect") !== "0") this.connect();
+    else this.render();
+  }
+
+  json(message) {
+    if (message.type === "stream") {
+      this.streamCamera = message.camera;
+      this.cameraState = message.online ? "online" : "offline";
+      if (Array.isArray(message.cameras)) this.updateCameraList(message.cameras);
+    } else if (message.type === "camera") {
+      this.cameraState = message.state;
+    }
+    this.player.json(message);
+    this.render();
+  }
+
+  connect() {
+    this.connection.start();
+    this.$("connect").textContent = "Disconnect";
+  }
+
+  disconnect() {
+    this.connection.stop();
+    this.player.reset?.();
+    this.$("connect").textContent = "Connect";
+    this.render();
+  }
+
+  bindControls() {
+    this.$("connect").addEventListener("click", () => {
+      if (this.connection.wanted) this.disconnect();
+      else this.connect();
+    });
+    const fullscreen = this.$("fullscreen");
+    fullscreen.addEventListener("click", () => this.toggleFullscreen());
+    document.addEventListener("fullscreenchange", () => {
+      fullscreen.textContent = document.fullscreenElement ? "Exit full screen" : "Full screen";
+    });
+    this.$("stage").addEventListener("dblclick", () => this.toggleFullscreen());
+    this.$("camera-select").addEventListener("change", (e) => this.selectCamera(e.target.value));
+    document.querySelectorAll("a[data-keep-query]").forEach((a) => { a.search = location.search; });
+  }
+
+  toggleFullscreen() {
+    const stage = this.$("stage");
+    if (document.fullscreenElement || document.webkitFullscreenElement) {
+      (document.exitFullscreen || document.webkitExitFullscreen).call(document);
+    } else if (stage.requestFullscreen) {
+      stage.requestFullscreen().catch(() => {});
+    } else if (stage.webkitRequestFullscreen) {
+      stage.webkitRequestFullscreen();
+    } else {
+      // iPhone Safari: only a <video> can go full screen.
+      const video = stage.querySelector("video");
+      if (video && video.webkitEnterFullscreen) video.webkitEnterFullscreen();
+    }
+  }
+
+  selectCamera(id) {
+    if (id === this.camera) return;
+    this.camera = id;
+    this.connection.camera = id;
+    params.set("camera", id);
+    history.replaceState(null, "", `${location.pathname}?${params}`);
+    document.querySelectorAll("a[data-keep-query]").forEach((a) => { a.search = location.search; });
+    this.player.reset?.();
+    this.stats.reset();
+    if (this.connection.wanted) this.connection.restart();
+    this.render();
+  }
+
+  async pollCameras() {
+    try {
+      const response = await fetch("status", { cache: "no-store" });
+      if (!response.ok) return;
+      const status = await response.json();
+      this.updateCameraList((status.cameras || []).map((c) => c.id), status.cameras);
+    } catch (e) { /* the server is away; the socket's retries say so */ }
+  }
+
+  updateCameraList(ids, details) {
+    const select = this.$("camera-select");
+    const current = this.camera || this.streamCamera || "";
+    const all = [...new Set([...ids, ...(current ? [current] : [])])];
+    const key = JSON.stringify(all.map((id) => [id, details?.find((c) => c.id === id)?.online]));
+    if (key !== this._cameraKey) {
+      this._cameraKey = key;
+      select.replaceChildren(...all.map((id) => {
+        const online = details?.find((c) => c.id === id)?.online;
+        const option = new Option(online === false ? `${id} (offline)` : id, id);
+        return option;
+      }));
+    }
+    select.value = current;
+    select.parentElement.hidden = all.length < 2;
+  }
+
+  /** The light: grey = off, amber = connecting/waiting for video, green = video flows, red = error. */
+  lightAndText() {
+    const c = this.connection;
+    if (!c.wanted) return ["off", "Disconnected"];
+    if (c.state === "connecting") return ["wait", "Connecting…"];
+    if (c.state === "retrying") return ["error", `Server unreachable: ${this.connDetail}`];
+    if (this.player.error) return ["error", this.player.error];
+    if (this.stats.flowing) return ["live", `Live: ${this.streamCamera || this.camera}`];
+    if (this.cameraState === "offline") return ["wait", `Camera ${this.streamCamera || this.camera} is offline; waiting`];
+    if (!this.streamCamera) return ["wait", "Waiting for a camera…"];
+    return ["wait", "Waiting for video…"];
+  }
+
+  render() {
+    if (!this.$) return;
+    const [light, text] = this.lightAndText();
+    const lightEl = this.$("status-light");
+    lightEl.className = `light ${light}`;
+    lightEl.title = text;
+    this.$("status-text").textContent = text;
+    document.body.dataset.state = light;
+    const s = this.stats;
+    const values = {
+      status: text,
+      bitrate: this.connection.wanted ? formatKbps(s.kbps) : "–",
+      frames: String(s.frames),
+      fps: s.fps.toFixed(0),
+      resolution: s.width ? `${s.width}×${s.height}` : "–",
+      delay: s.delayMs == null ? "–" : `${s.delayMs.toFixed(0)} ms`,
+      ...(this.player.extraStats?.() || {}),
+    };
+    for (const cell of document.querySelectorAll("[data-stat]")) {
+      const v = values[cell.dataset.stat];
+      if (v !== undefined && cell.textContent !== v) cell.textContent = v;
+    }
+  }
+}

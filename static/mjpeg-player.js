@@ -1,0 +1,104 @@
+// The MJPEG page: each WebSocket message is a 12-byte header (u32 sequence, f64 server arrival
+// Unix ms, big-endian) and a JPEG, decoded with createImageBitmap and drawn on a canvas at once.
+// While one JPEG decodes, only the newest that arrives meanwhile is kept: stale frames are
+// dropped, never queued, so the picture cannot fall behind.
+
+import { PageController, localNow } from "./common.js";
+
+class MjpegPlayer {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d", { alpha: false, desynchronized: true });
+    this.error = "";
+    this.decoding = false;
+    this.pending = null;
+    this.generation = 0;
+    this.skipped = 0;
+    this.decodeMs = null;
+    this.badFrames = 0;
+  }
+
+  attach(connection, stats, page) {
+    this.connection = connection;
+    this.stats = stats;
+    this.page = page;
+  }
+
+  opened() {}
+
+  closed() {
+    this.pending = null;  // keep the last picture on the canvas
+  }
+
+  json(message) {
+    if (message.type === "stream") this.generation++;
+  }
+
+  binary(data) {
+    if (data.byteLength <= 12) return;
+    const header = new DataView(data, 0, 12);
+    const frame = {
+      seq: header.getUint32(0),
+      arrival: header.getFloat64(4),
+      blob: new Blob([new Uint8Array(data, 12)], { type: "image/jpeg" }),
+      received: localNow(),
+      generation: this.generation,
+    };
+    if (this.decoding) {
+      if (this.pending) this.skipped++;
+      this.pending = frame;
+      return;
+    }
+    this.decode(frame);
+  }
+
+  async decode(frame) {
+    this.decoding = true;
+    try {
+      const bitmap = await createImageBitmap(frame.blob);
+      if (frame.generation === this.generation) {
+        const c = this.canvas;
+        if (c.width !== bitmap.width || c.height !== bitmap.height) {
+          c.width = bitmap.width;
+          c.height = bitmap.height;
+        }
+        this.ctx.drawImage(bitmap, 0, 0);
+        const drawn = localNow();
+        this.decodeMs = drawn - frame.received;
+        this.stats.width = bitmap.width;
+        this.stats.height = bitmap.height;
+        this.stats.frameShown(frame.arrival, drawn);
+        this.lastFrame = { seq: frame.seq, arrival: frame.arrival, drawn };
+      }
+      bitmap.close();
+    } catch (e) {
+      this.badFrames++;  // a corrupt JPEG: skip it
+    } finally {
+      this.decoding = false;
+      if (this.pending) {
+        const next = this.pending;
+        this.pending = null;
+        this.decode(next);
+      }
+    }
+  }
+
+  reset() {
+    this.generation++;
+    this.pending = null;
+    this.ctx.fillStyle = "#000";
+    this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+  }
+
+  extraStats() {
+    return {
+      decode: this.decodeMs == null ? "–" : `${this.decodeMs.toFixed(1)} ms`,
+      skipped: String(this.skipped),
+      bad: String(this.badFrames),
+    };
+  }
+}
+
+const player = new MjpegPlayer(document.getElementById("canvas"));
+window.livePlayer = player;
+new PageController({ format: "mjpeg", player });
