@@ -132,6 +132,10 @@ class CameraEndpoint:
                             if k in _HELLO_FIELDS and isinstance(v, _HELLO_FIELDS[k])
                             and (not isinstance(v, str) or len(v) <= 64)}
             log.info("Camera %s: hello %s", stream.id, stream.hello)
+        elif kind == "config_ack":
+            stream.last_config_ack = {k: data.get(k) for k in ("applied", "rejected")}
+            log.info("Camera %s: settings applied %s, rejected %s", stream.id,
+                     data.get("applied"), data.get("rejected"))
         else:
             _warn.log(logging.INFO, f"{stream.id}:type:{kind}",
                       "Camera %s: ignored a message of unknown type %.40r", stream.id, kind)

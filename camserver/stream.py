@@ -46,6 +46,7 @@ class CameraStream:
         self.camera: Any = None
         self.camera_peer: str | None = None
         self.hello: dict = {}
+        self.last_config_ack: dict | None = None
         self.size: tuple[int, int] | None = None
         self.subsampling: str | None = None
         self.frames_in = 0
@@ -143,6 +144,7 @@ class CameraStream:
             "online": self.camera is not None,
             "peer": self.camera_peer,
             "hello": self.hello,
+            "last_config_ack": self.last_config_ack,
             "resolution": f"{self.size[0]}x{self.size[1]}" if self.size else None,
             "width": self.size[0] if self.size else None,
             "height": self.size[1] if self.size else None,

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import logging
 from pathlib import Path
 
 from aiohttp import web
 
+from .control import ControlError, config_message
 from .fanout import MJPEG_HEADER, Viewer
 from .registry import Registry, valid_camera_id
 
@@ -87,6 +89,39 @@ def status(registry: Registry, camera_endpoint, encoder_name: str) -> dict:
     }
 
 
+# name, type, help, key in CameraStream.status(); exposition format written by hand: it is a
+# dozen lines of text and saves a dependency.
+_METRICS = (
+    ("camserver_camera_online", "gauge", "1 while the camera is connected", "online"),
+    ("camserver_frames_received_total", "counter", "JPEG frames accepted", "frames_in"),
+    ("camserver_frames_encoded_total", "counter", "H.264 frames produced", "frames_encoded"),
+    ("camserver_frames_dropped_total", "counter", "frames rejected or dropped", "frames_dropped"),
+    ("camserver_fps", "gauge", "frames per second received", "fps"),
+    ("camserver_video_kbps", "gauge", "H.264 MPEG-TS bitrate", "kbps"),
+    ("camserver_bytes_sent_total", "counter", "bytes sent to viewers", "bytes_out"),
+    ("camserver_viewers", "gauge", "connected viewers", "viewers"),
+    ("camserver_server_delay_p50_ms", "gauge", "median server-added delay",
+     "server_delay_ms_p50"),
+    ("camserver_server_delay_p99_ms", "gauge", "99th percentile server-added delay",
+     "server_delay_ms_p99"),
+    ("camserver_encoder_starts_total", "counter", "FFmpeg starts", "encoder_starts"),
+)
+
+
+def prometheus_text(registry: Registry, camera_endpoint) -> str:
+    cameras = [stream.status() for stream in registry.streams.values()]
+    lines = ["# HELP camserver_camera_clients connected cameras",
+             "# TYPE camserver_camera_clients gauge",
+             f"camserver_camera_clients {camera_endpoint.connections}"]
+    for name, kind, help_text, key in _METRICS:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        for camera in cameras:
+            value = camera[key]
+            if value is not None:
+                lines.append(f'{name}{{camera="{camera["id"]}"}} {float(value):g}')
+    return "\n".join(lines) + "\n"
+
+
 def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Application:
     def stream_for(request: web.Request):
         camera_id = request.match_info.get("id")
@@ -140,6 +175,24 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
             log.info("HTTP viewer %s left camera %s", viewer.peer, stream.id)
         return response
 
+    async def configure_camera(request: web.Request) -> web.Response:
+        """Forward settings to a connected camera (the firmware applies and saves them)."""
+        stream = stream_for(request)
+        try:
+            message = config_message(await request.json())
+        except (ValueError, ControlError) as exc:
+            raise web.HTTPBadRequest(text=f"{exc}\n") from None
+        if stream.camera is None:
+            raise web.HTTPConflict(text="camera is not connected\n")
+        await stream.camera.send(json.dumps(message))
+        log.info("Camera %s: sent settings %s", stream.id, message)
+        return web.json_response({"sent": message}, status=202)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=prometheus_text(registry, camera_endpoint),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+
     http_viewers: set[HttpViewer] = set()
 
     async def close_http_viewers(app: web.Application) -> None:
@@ -151,6 +204,8 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
     app.router.add_get("/", index)
     app.router.add_get("/mjpeg", mjpeg_page)
     app.router.add_get("/status", get_status)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/api/cameras/{id}/config", configure_camera)
     app.router.add_get("/snapshot.jpg", snapshot)
     app.router.add_get("/snapshot/{id}.jpg", snapshot)
     app.router.add_get(r"/stream.{ext:ts|mjpeg}", live)

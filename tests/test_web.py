@@ -11,6 +11,7 @@ import pytest
 
 from camserver.jpeg import inspect_jpeg
 from conftest import ffprobe_path
+from helpers import ScriptedCamera, make_jpeg
 from test_end_to_end import status, wait_until
 
 
@@ -83,3 +84,45 @@ def test_http_viewers_count_and_leave(streaming):
 
     assert asyncio.run(hold_ts_stream()) == 1
     wait_until(lambda: status(streaming)["viewer_clients"] == 0)
+
+
+def test_prometheus_metrics(streaming):
+    code, headers, body = get(streaming.http_url("/metrics"))
+    text = body.decode()
+    assert headers["Content-Type"].startswith("text/plain")
+    assert "camserver_camera_clients 1" in text
+    assert 'camserver_camera_online{camera="yard"} 1' in text
+    assert "# TYPE camserver_frames_received_total counter" in text
+    frames = float(text.split('camserver_frames_received_total{camera="yard"} ')[1].split()[0])
+    assert frames > 0
+
+
+def test_settings_are_forwarded_to_the_camera(server):
+    async def scenario():
+        async with ScriptedCamera(server.camera_url("cfg")) as camera:
+            await camera.send(make_jpeg(320, 240))
+            wait_until(lambda: status(server)["cameras"])
+
+            def post(body):
+                request = urllib.request.Request(server.http_url("/api/cameras/cfg/config"),
+                                                 data=json.dumps(body).encode(), method="POST")
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as response:
+                        return response.status, response.read().decode()
+                except urllib.error.HTTPError as error:
+                    return error.code, error.read().decode()
+
+            bad = await asyncio.to_thread(post, {"quality": 500})
+            ok = await asyncio.to_thread(post, {"framesize": "svga", "fps": 10, "vflip": True})
+            message = json.loads(await asyncio.wait_for(camera.ws.recv(), 5))
+            await camera.send(json.dumps({"type": "config_ack", "applied": {"fps": 10},
+                                          "rejected": {}}))
+            await asyncio.sleep(0.3)
+            return bad, ok, message
+
+    bad, ok, message = asyncio.run(scenario())
+    assert bad == (400, "quality must be an integer from 1 to 100\n")
+    assert ok[0] == 202
+    assert message == {"type": "config", "framesize": "SVGA", "fps": 10, "vflip": True}
+    camera = status(server)["cameras"][0]
+    assert camera["last_config_ack"] == {"applied": {"fps": 10}, "rejected": {}}
