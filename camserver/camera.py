@@ -89,8 +89,9 @@ class CameraEndpoint:
             log.info("Camera %s reconnected from %s; closing its previous connection",
                      camera_id, peer)
             # The old connection may be half-open (a camera that rebooted never said goodbye):
-            # close it without waiting on it.
-            previous.transport.abort() if previous.transport else None
+            # drop it without waiting for a closing handshake that would never come.
+            if previous.transport is not None:
+                previous.transport.abort()
         else:
             log.info("Camera %s connected from %s", camera_id, peer)
         try:
