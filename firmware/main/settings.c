@@ -10,7 +10,7 @@ static const setting_info_t s_info[SETTING_COUNT] = {
     [SETTING_PASSWORD] = {"password", "wifi_pass", true, false,
                           "empty (open network), 8-63 printable ASCII characters, or 64 hex digits"},
     [SETTING_SERVER] = {"server", "server_url", false, false,
-                        "ws://HOST[:PORT][/CAMERA_ID] (or wss://), e.g. ws://192.168.1.20:8765"},
+                        "ws://HOST[:PORT][/CAMERA_ID], e.g. ws://192.168.1.20:8765"},
     [SETTING_CAMERA_ID] = {"camera_id", "camera_id", false, false,
                            "1-64 characters from A-Z a-z 0-9 _ -, or empty for automatic"},
     [SETTING_TOKEN] = {"token", "token", true, false,
@@ -214,16 +214,12 @@ bool settings_set(settings_t *s, setting_id_t id, const char *value, char *err, 
             return true;
         }
         char base[URL_MAX_LEN + 1];
-        char id_from_url[CAMERA_ID_MAX_LEN + 1];
         char why[128];
-        if (!url_split_server(value, base, sizeof(base), id_from_url, sizeof(id_from_url), why, sizeof(why))) {
+        if (!url_normalize(value, base, sizeof(base), why, sizeof(why))) {
             set_err(err, err_len, "server: %s (expected %s)", why, info->allowed);
             return false;
         }
         snprintf(s->server, sizeof(s->server), "%s", base);
-        if (id_from_url[0]) {
-            snprintf(s->camera_id, sizeof(s->camera_id), "%s", id_from_url);
-        }
         return true;
     }
     case SETTING_CAMERA_ID:
@@ -317,6 +313,31 @@ void settings_format(const settings_t *s, setting_id_t id, bool mask, char *out,
         text = text[0] ? "********" : "(not set)";
     }
     snprintf(out, out_len, "%s", text);
+}
+
+bool settings_set_server_input(settings_t *s, const char *input, char *err, size_t err_len)
+{
+    const setting_info_t *info = settings_info(SETTING_SERVER);
+    if (input == NULL) {
+        set_err(err, err_len, "server: missing value; allowed: %s%s", info->allowed, "");
+        return false;
+    }
+    if (*input == '\0') {
+        s->server[0] = '\0';
+        return true;
+    }
+    char base[URL_MAX_LEN + 1];
+    char id[CAMERA_ID_MAX_LEN + 1];
+    char why[128];
+    if (!url_split_server(input, base, sizeof(base), id, sizeof(id), why, sizeof(why))) {
+        set_err(err, err_len, "server: %s (expected %s)", why, info->allowed);
+        return false;
+    }
+    snprintf(s->server, sizeof(s->server), "%s", base);
+    if (id[0]) {
+        snprintf(s->camera_id, sizeof(s->camera_id), "%s", id);
+    }
+    return true;
 }
 
 unsigned settings_diff(const settings_t *a, const settings_t *b)

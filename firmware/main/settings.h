@@ -75,10 +75,14 @@ void settings_defaults(settings_t *s);
 
 /*
  * Parses and validates value for one setting and stores it in s. On failure s is unchanged
- * and err says what is allowed. For SETTING_SERVER a path in the URL sets the camera id too
- * (see url_split_server). Values are trimmed of nothing: spaces count.
+ * and err says what is allowed. Values are not trimmed: spaces count. SETTING_SERVER stores
+ * the normalized URL, path prefix included (this is how stored values are read back).
  */
 bool settings_set(settings_t *s, setting_id_t id, const char *value, char *err, size_t err_len);
+
+/* The server URL as a user types it (console, menuconfig): a path's last segment is the camera
+ * id, e.g. "ws://host:8765/kitchen" sets server ws://host:8765 and camera id kitchen. */
+bool settings_set_server_input(settings_t *s, const char *input, char *err, size_t err_len);
 
 /* Canonical text of a setting (as stored in NVS). With mask, secrets show as "********"
  * (or "(not set)" when empty). */

@@ -119,16 +119,15 @@ bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len)
     }
     const char *p;
     if (prefix_nocase(url, "ws://")) {
-        out->secure = false;
         p = url + 5;
     } else if (prefix_nocase(url, "wss://")) {
-        out->secure = true;
-        p = url + 6;
+        set_err(err, err_len, "wss:// (TLS) is not supported; use ws://, e.g. ws://192.168.1.20:8765");
+        return false;
     } else if (prefix_nocase(url, "http://") || prefix_nocase(url, "https://")) {
-        set_err(err, err_len, "use ws:// (or wss://), not http://, e.g. ws://192.168.1.20:8765");
+        set_err(err, err_len, "use ws://, not http://, e.g. ws://192.168.1.20:8765");
         return false;
     } else {
-        set_err(err, err_len, "URL must start with ws:// (or wss://), e.g. ws://192.168.1.20:8765");
+        set_err(err, err_len, "URL must start with ws://, e.g. ws://192.168.1.20:8765");
         return false;
     }
     if (strpbrk(p, "?#")) {
@@ -202,7 +201,7 @@ bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len)
         out->port = (unsigned)v;
         out->port_given = true;
     } else {
-        out->port = out->secure ? 443 : 80;
+        out->port = 80;
     }
     /* path: "/seg/seg" with an optional trailing slash; no empty or dot segments */
     const char *path = p + auth_len;
@@ -246,6 +245,32 @@ bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len)
     return true;
 }
 
+static bool format_base(const url_parts_t *u, const char *path, char *out, size_t out_len, char *err, size_t err_len)
+{
+    char port[8] = "";
+    if (u->port_given) {
+        snprintf(port, sizeof(port), ":%u", u->port);
+    }
+    int n = snprintf(out, out_len, "ws://%s%s%s", u->host, port, path);
+    if (n < 0 || (size_t)n >= out_len) {
+        set_err(err, err_len, "URL too long");
+        if (out && out_len) {
+            out[0] = '\0';
+        }
+        return false;
+    }
+    return true;
+}
+
+bool url_normalize(const char *input, char *out, size_t out_len, char *err, size_t err_len)
+{
+    url_parts_t u;
+    if (!url_parse(input, &u, err, err_len)) {
+        return false;
+    }
+    return format_base(&u, u.path, out, out_len, err, err_len);
+}
+
 bool url_split_server(const char *input, char *base, size_t base_len, char *camera_id, size_t id_len,
                       char *err, size_t err_len)
 {
@@ -263,16 +288,10 @@ bool url_split_server(const char *input, char *base, size_t base_len, char *came
         snprintf(id, sizeof(id), "%s", last + 1);
         u.path[last - u.path] = '\0';
     }
-    char port[8] = "";
-    if (u.port_given) {
-        snprintf(port, sizeof(port), ":%u", u.port);
-    }
-    int n = snprintf(base, base_len, "%s://%s%s%s", u.secure ? "wss" : "ws", u.host, port, u.path);
-    if (n < 0 || (size_t)n >= base_len) {
-        set_err(err, err_len, "URL too long");
+    if (!format_base(&u, u.path, base, base_len, err, err_len)) {
         return false;
     }
-    n = snprintf(camera_id, id_len, "%s", id);
+    int n = snprintf(camera_id, id_len, "%s", id);
     if (n < 0 || (size_t)n >= id_len) {
         set_err(err, err_len, "camera id too long");
         return false;

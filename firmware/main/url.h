@@ -2,10 +2,12 @@
  * Server URL and camera id rules. Portable: no ESP-IDF includes.
  *
  * The stream URL is  <server>/<camera_id>,  e.g. ws://192.168.1.20:8765/kitchen.
- *   server:    ws://HOST[:PORT][/PREFIX...]  (or wss://), no user info, query or fragment
+ *   server:    ws://HOST[:PORT][/PREFIX...], no user info, query or fragment. wss:// is refused:
+ *              TLS would need a certificate bundle this firmware does not set up.
  *   camera id: 1-64 characters from A-Z a-z 0-9 _ -
- * When the user gives a server URL with a path, its last segment is the camera id
+ * When the user TYPES a server URL with a path, its last segment is the camera id
  * (url_split_server), so "ws://host:8765/kitchen" means server ws://host:8765, camera kitchen.
+ * The stored server URL is used as it is (url_normalize), so a proxy prefix survives reloading.
  */
 #ifndef URL_H
 #define URL_H
@@ -20,18 +22,21 @@
 #define URL_DEFAULT_SERVER_PORT 8765
 
 typedef struct {
-    bool secure;                      /* wss:// */
     char host[URL_HOST_MAX + 1];      /* as written; IPv6 keeps its brackets */
-    unsigned port;                    /* 80/443 when not given */
+    unsigned port;                    /* 80 when not given */
     bool port_given;
     char path[URL_MAX_LEN + 1];       /* "" or "/a/b" (no trailing slash) */
 } url_parts_t;
 
-/* Parses and validates a ws:// or wss:// URL. */
+/* Parses and validates a ws:// URL. */
 bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len);
 
 /* 1-64 characters from [A-Za-z0-9_-]. */
 bool url_camera_id_valid(const char *id);
+
+/* Canonical form of a server URL: lower-case scheme, no trailing slash; the path (a prefix,
+ * e.g. behind a reverse proxy) is kept. This is what is stored. */
+bool url_normalize(const char *input, char *out, size_t out_len, char *err, size_t err_len);
 
 /*
  * Splits user input into the server base URL and, if the path has segments, the camera id

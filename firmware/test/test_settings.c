@@ -95,22 +95,43 @@ int main(void)
     CHECK(!set(SETTING_PASSWORD, "tab\tinside!"));
     CHECK(!set(SETTING_PASSWORD, "n\xc3\xa9n-ascii-pass"));
 
-    /* server: validated by url.c; a path sets the camera id */
+    /* server (stored form): validated and normalized by url.c, a path is kept as a prefix */
     CHECK(set(SETTING_SERVER, "ws://192.168.1.20:8765"));
     CHECK_STR(s.server, "ws://192.168.1.20:8765");
     CHECK_STR(s.camera_id, "");
-    CHECK(set(SETTING_SERVER, "ws://192.168.1.20:8765/kitchen"));
-    CHECK_STR(s.server, "ws://192.168.1.20:8765");
-    CHECK_STR(s.camera_id, "kitchen");
-    CHECK(set(SETTING_SERVER, "ws://10.0.0.2:8765/"));
-    CHECK_STR(s.camera_id, "kitchen"); /* no path: the camera id is kept */
+    CHECK(set(SETTING_SERVER, "WS://proxy.lan/cams/"));
+    CHECK_STR(s.server, "ws://proxy.lan/cams");
+    CHECK_STR(s.camera_id, "");
+    CHECK(!set(SETTING_SERVER, "wss://10.0.0.2:8765"));
+    CHECK_CONTAINS(err, "not supported");
     CHECK(!set(SETTING_SERVER, "http://10.0.0.2:8765"));
     CHECK_CONTAINS(err, "ws://");
     CHECK(!set(SETTING_SERVER, "ws://host:8765/cam?token=x"));
+    CHECK_CONTAINS(err, "token");
     CHECK(!set(SETTING_SERVER, "ws://host:99999"));
-    CHECK(!set(SETTING_SERVER, "ws://host/bad.id"));
-    CHECK_STR(s.server, "ws://10.0.0.2:8765");
+    CHECK_CONTAINS(err, "1-65535");
+    CHECK(!set(SETTING_SERVER, "ws://host name"));
+    CHECK_STR(s.server, "ws://proxy.lan/cams");
     CHECK(set(SETTING_SERVER, ""));       /* unconfigure */
+    CHECK_STR(s.server, "");
+
+    /* server as the user types it: the last path segment is the camera id */
+    CHECK(settings_set_server_input(&s, "ws://192.168.1.20:8765/kitchen", err, sizeof(err)));
+    CHECK_STR(s.server, "ws://192.168.1.20:8765");
+    CHECK_STR(s.camera_id, "kitchen");
+    CHECK(settings_set_server_input(&s, "ws://10.0.0.2:8765/", err, sizeof(err)));
+    CHECK_STR(s.server, "ws://10.0.0.2:8765");
+    CHECK_STR(s.camera_id, "kitchen"); /* no path: the camera id is kept */
+    CHECK(settings_set_server_input(&s, "ws://proxy/cams/garage", err, sizeof(err)));
+    CHECK_STR(s.server, "ws://proxy/cams");
+    CHECK_STR(s.camera_id, "garage");
+    CHECK(!settings_set_server_input(&s, "ws://host/bad.id", err, sizeof(err)));
+    CHECK_CONTAINS(err, "camera id");
+    CHECK(!settings_set_server_input(&s, "ftp://host", err, sizeof(err)));
+    CHECK(!settings_set_server_input(&s, NULL, err, sizeof(err)));
+    CHECK_STR(s.server, "ws://proxy/cams");
+    CHECK_STR(s.camera_id, "garage");
+    CHECK(settings_set_server_input(&s, "", err, sizeof(err)));
     CHECK_STR(s.server, "");
 
     /* camera id */
@@ -210,7 +231,9 @@ int main(void)
     settings_defaults(&a);
     settings_set(&a, SETTING_SSID, "Home", NULL, 0);
     settings_set(&a, SETTING_PASSWORD, "password1", NULL, 0);
-    settings_set(&a, SETTING_SERVER, "ws://h:8765/cam", NULL, 0);
+    settings_set_server_input(&a, "ws://proxy.example:8080/cams/cam", NULL, 0); /* prefix + id */
+    CHECK_STR(a.server, "ws://proxy.example:8080/cams");
+    CHECK_STR(a.camera_id, "cam");
     settings_set(&a, SETTING_TOKEN, "tok", NULL, 0);
     settings_set(&a, SETTING_FRAMESIZE, "SVGA", NULL, 0);
     settings_set(&a, SETTING_QUALITY, "42", NULL, 0);
@@ -225,6 +248,8 @@ int main(void)
         CHECK(settings_set(&c, (setting_id_t)i, text, err, sizeof(err)));
     }
     CHECK_INT(settings_diff(&a, &c), 0);
+    CHECK_STR(c.server, "ws://proxy.example:8080/cams");  /* reloading keeps the prefix */
+    CHECK_STR(c.camera_id, "cam");
     CHECK(memcmp(&a, &c, sizeof(a)) == 0);
 
     /* diff reports exactly the changed keys */

@@ -17,7 +17,6 @@ int main(void)
     CHECK_STR(u.host, "192.168.1.20");
     CHECK_INT(u.port, 8765);
     CHECK(u.port_given);
-    CHECK(!u.secure);
     CHECK_STR(u.path, "");
     CHECK(ok("WS://Example.local:8765/"));
     CHECK_STR(u.host, "Example.local");
@@ -25,10 +24,11 @@ int main(void)
     CHECK(ok("ws://cam-server"));
     CHECK_INT(u.port, 80);
     CHECK(!u.port_given);
-    CHECK(ok("wss://cams.example.com/stream/kitchen"));
-    CHECK(u.secure);
-    CHECK_INT(u.port, 443);
+    CHECK(ok("ws://cams.example.com/stream/kitchen"));
+    CHECK_INT(u.port, 80);
     CHECK_STR(u.path, "/stream/kitchen");
+    CHECK(!ok("wss://cams.example.com/stream/kitchen"));   /* no TLS support */
+    CHECK_CONTAINS(err, "not supported");
     CHECK(ok("ws://[fe80::1]:8765/cam_1"));
     CHECK_STR(u.host, "[fe80::1]");
     CHECK_INT(u.port, 8765);
@@ -118,8 +118,8 @@ int main(void)
     CHECK(url_split_server("WS://host:8765/", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
     CHECK_STR(base, "ws://host:8765");
     CHECK_STR(id, "");
-    CHECK(url_split_server("wss://proxy.example/cams/garage/", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
-    CHECK_STR(base, "wss://proxy.example/cams");
+    CHECK(url_split_server("ws://proxy.example/cams/garage/", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
+    CHECK_STR(base, "ws://proxy.example/cams");
     CHECK_STR(id, "garage");
     CHECK(url_split_server("ws://[::1]:9000", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
     CHECK_STR(base, "ws://[::1]:9000");
@@ -129,14 +129,24 @@ int main(void)
     char tiny[8];
     CHECK(!url_split_server("ws://host:8765", tiny, sizeof(tiny), id, sizeof(id), err, sizeof(err)));
 
+    /* normalizing (the stored form keeps a path prefix) */
+    CHECK(url_normalize("WS://Proxy.example:80/cams/", base, sizeof(base), err, sizeof(err)));
+    CHECK_STR(base, "ws://Proxy.example:80/cams");
+    CHECK(!url_normalize("wss://h", base, sizeof(base), err, sizeof(err)));
+    CHECK(url_normalize("ws://h", base, sizeof(base), err, sizeof(err)));
+    CHECK_STR(base, "ws://h");
+    CHECK(!url_normalize("ws://h?x", base, sizeof(base), err, sizeof(err)));
+    CHECK(!url_normalize("ws://host:8765", tiny, sizeof(tiny), err, sizeof(err)));
+    CHECK_STR(tiny, "");
+
     /* building the stream URL */
     char out[URL_MAX_LEN + CAMERA_ID_MAX_LEN + 2];
     CHECK(url_build_stream("ws://192.168.1.20:8765", "cam1", out, sizeof(out)));
     CHECK_STR(out, "ws://192.168.1.20:8765/cam1");
     CHECK(url_build_stream("ws://h:1/", "cam1", out, sizeof(out)));
     CHECK_STR(out, "ws://h:1/cam1");
-    CHECK(url_build_stream("wss://p/cams", "x", out, sizeof(out)));
-    CHECK_STR(out, "wss://p/cams/x");
+    CHECK(url_build_stream("ws://p/cams", "x", out, sizeof(out)));
+    CHECK_STR(out, "ws://p/cams/x");
     CHECK(!url_build_stream("ws://h", "bad id", out, sizeof(out)));
     CHECK_STR(out, "");
     CHECK(!url_build_stream("ws://h", "", out, sizeof(out)));
