@@ -173,9 +173,18 @@ def test_board_configuration_facts():
     assert re.search(r'^\s+espressif/esp_websocket_client:', manifest, re.M)
 
     camera = (MAIN / "camera.c").read_text()
-    assert re.search(r"\.pin_pwdn\s*=\s*-1", camera), "PWDN must be -1 (GPIO18 is camera power)"
-    assert re.search(r"\.pin_reset\s*=\s*-1", camera)
-    assert re.search(r"gpio_set_level\(\s*CAM_PIN_POWER\s*,\s*0\s*\)", camera)
+
+    def value(field: str) -> str:
+        m = re.search(rf"\.{field}\s*=\s*([A-Za-z_0-9-]+)", camera)
+        assert m, f"camera.c does not set .{field}"
+        v = m.group(1)
+        d = re.search(rf"#define\s+{v}\s+(\S+)", camera)  # resolve a macro
+        return d.group(1) if d else v
+
+    assert value("pin_pwdn") == "-1", "PWDN must be -1: GPIO18 is the camera power switch"
+    assert value("pin_reset") == "-1"
+    assert re.search(r"#define\s+CAM_PIN_POWER\s+18\b", camera)
+    assert re.search(r"gpio_set_level\(\s*CAM_PIN_POWER\s*,\s*0\s*\)", camera), "power is active low"
     assert not re.search(r"\b(frame2jpg|fmt2jpg)\s*\(", camera), "use the _cb encoders (128 KB truncation)"
 
     console = (MAIN / "console_cmds.c").read_text()
