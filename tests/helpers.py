@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from conftest import ffprobe_path
 
@@ -89,3 +90,14 @@ class ScriptedCamera:
 
     async def send(self, message) -> None:
         await self.ws.send(message)
+
+
+def refusal_status(url: str, headers: dict | None = None) -> int | None:
+    """The HTTP status a WebSocket handshake to ``url`` was refused with (None if accepted)."""
+    async def attempt():
+        async with connect(url, additional_headers=headers):
+            return None
+    try:
+        return asyncio.run(attempt())
+    except InvalidStatus as refused:
+        return refused.response.status_code

@@ -35,6 +35,10 @@ def check_h264_against_wall_clock(received, seconds):
     assert abs(media / wall - 1) < 0.02, (media, wall)
     assert 29 <= fps <= 31, fps
     assert len(frames) == len(received.binary)  # every frame the viewer got decodes
+    # A keyframe every second (the default --gop), by media time.
+    keys = [float(f["pts_time"]) for f in frames if f["key_frame"] == 1]
+    gaps = [b - a for a, b in zip(keys, keys[1:])]
+    assert frames[0]["key_frame"] == 1 and all(0.9 <= g <= 1.1 for g in gaps), gaps
     return len(frames), media, wall, fps
 
 

@@ -6,11 +6,10 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
 
 from camserver.fanout import MJPEG_HEADER
 from camserver.jpeg import inspect_jpeg
-from helpers import ScriptedCamera, make_jpeg, probe_frames, watch
+from helpers import ScriptedCamera, make_jpeg, probe_frames, refusal_status, watch
 
 
 async def send_frames(url, count, width=320, height=240, delay=0.3, interval=0.04):
@@ -79,10 +78,39 @@ def test_ping_is_answered_with_server_time(server):
 
 @pytest.mark.parametrize("path", ["/cam?format=webm", "/bad%20id"])
 def test_bad_viewer_request_is_refused(server, path):
-    async def attempt():
-        async with connect(f"ws://127.0.0.1:{server.viewer_port}{path}"):
-            pass
+    assert refusal_status(f"ws://127.0.0.1:{server.viewer_port}{path}") == 400
 
-    with pytest.raises(InvalidStatus) as refused:
-        asyncio.run(attempt())
-    assert refused.value.response.status_code == 400
+
+def test_late_viewer_starts_at_once_with_a_keyframe_and_no_deflate(server):
+    """A viewer joining mid-GOP gets the buffer from the last keyframe straight away."""
+    async def scenario():
+        camera_task = asyncio.create_task(send_frames(server.camera_url("late"), 45,
+                                                      interval=1 / 30))
+        await asyncio.sleep(1.0)  # the camera is mid-stream, past its first keyframe
+        async with connect(server.viewer_url("late"), max_size=None) as ws:
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+            first = await asyncio.wait_for(ws.recv(), 1)
+            rest = []
+            while not camera_task.done() or rest == []:
+                try:
+                    rest.append(await asyncio.wait_for(ws.recv(), 1))
+                except asyncio.TimeoutError:
+                    break
+        await camera_task
+        return extensions, first, rest
+
+    extensions, first, rest = asyncio.run(scenario())
+    assert extensions is None  # media goes uncompressed even though the client offered deflate
+    frames = probe_frames(first + b"".join(rest))
+    assert frames[0]["key_frame"] == 1
+    assert len(frames) == 1 + len(rest)
+
+
+def test_odd_sized_jpegs_come_out_even_and_420(server):
+    async def scenario():
+        return await asyncio.gather(watch(server.viewer_url("odd"), 3),
+                                    send_frames(server.camera_url("odd"), 10, 321, 243))
+
+    received, _ = asyncio.run(scenario())
+    frames = probe_frames(received.payload)
+    assert {(f["width"], f["height"], f["pix_fmt"]) for f in frames} == {(320, 242, "yuv420p")}
