@@ -72,9 +72,20 @@ static int64_t s_last_frame_us = -1;
 
 /* ------------------------------------------------------------------ websocket events */
 
+/* Bounded copy for use inside critical sections (no snprintf there). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void set_last_error(const char *msg)
 {
-    STATUS_UPDATE(snprintf(s_status.last_error, sizeof(s_status.last_error), "%s", msg));
+    STATUS_UPDATE(copy_str(s_status.last_error, sizeof(s_status.last_error), msg));
 }
 
 static void schedule_reconnect(esp_websocket_client_handle_t client)
@@ -103,7 +114,9 @@ static void on_text(const esp_websocket_event_data_t *d)
         d->payload_offset + d->data_len > d->payload_len) {
         return;
     }
-    memcpy(s_rx + d->payload_offset, d->data_ptr, (size_t)d->data_len);
+    if (d->data_len > 0 && d->data_ptr != NULL) {
+        memcpy(s_rx + d->payload_offset, d->data_ptr, (size_t)d->data_len);
+    }
     if (d->payload_offset + d->data_len < d->payload_len) {
         return; /* more DATA events follow for this message */
     }
@@ -203,7 +216,7 @@ static void ws_create(const settings_t *s)
         set_last_error("invalid server URL / camera id");
         return;
     }
-    STATUS_UPDATE(s_status.configured = true; snprintf(s_status.url, sizeof(s_status.url), "%s", url));
+    STATUS_UPDATE(s_status.configured = true; copy_str(s_status.url, sizeof(s_status.url), url));
 
     esp_websocket_client_config_t cfg = {
         .uri = url,
@@ -287,6 +300,38 @@ static void send_hello(const settings_t *s)
     }
 }
 
+/*
+ * Re-reads the settings into *cur and applies the camera ones. If the camera could not take a
+ * new frame size (it stays on the old one), the saved setting goes back to prev_framesize so
+ * settings and camera agree. Returns false in that case.
+ */
+static bool apply_camera_settings(settings_t *cur, int prev_framesize, pacing_t *pace)
+{
+    app_settings_take_dirty(SETTINGS_CAMERA_BITS); /* everything pending is applied now */
+    app_settings_get(cur);
+    pacing_set_fps(pace, cur->fps);
+    STATUS_UPDATE(s_status.target_fps = (uint32_t)cur->fps);
+    if (s_connected && SEND_HELLO && cur->framesize != prev_framesize) {
+        s_hello_pending = true; /* tell the server the new size */
+    }
+    cam_info_t cam;
+    camera_get_info(&cam);
+    if (!cam.ready) {
+        return true; /* used when the camera starts */
+    }
+    if (camera_apply(cur) == ESP_OK || cur->framesize == prev_framesize) {
+        return true;
+    }
+    ESP_LOGW(TAG, "frame size %s could not be used; keeping %s", framesize_name(cur->framesize),
+             framesize_name(prev_framesize));
+    settings_t back = *cur;
+    back.framesize = prev_framesize;
+    app_settings_update(&back, SETTING_BIT(SETTING_FRAMESIZE));
+    app_settings_take_dirty(SETTING_BIT(SETTING_FRAMESIZE));
+    app_settings_get(cur);
+    return false;
+}
+
 /* Validates, applies, saves and acknowledges one control message. */
 static void handle_control(control_msg_t *msg, settings_t *cur, pacing_t *pace)
 {
@@ -305,22 +350,17 @@ static void handle_control(control_msg_t *msg, settings_t *cur, pacing_t *pace)
         ESP_LOGI(TAG, "control message of type \"%s\" ignored", res.type);
         return;
     }
-    if (res.applied & SETTINGS_CAMERA_BITS) {
-        esp_err_t err = cam.ready ? camera_apply(&next) : ESP_OK;
-        if (err != ESP_OK && (res.applied & SETTING_BIT(SETTING_FRAMESIZE))) {
-            /* the camera could not take the new size: report it and keep the old one */
+    if (res.applied) {
+        int prev_framesize = cur->framesize;
+        app_settings_update(&next, res.applied); /* saved to NVS */
+        if (!apply_camera_settings(cur, prev_framesize, pace) && (res.applied & SETTING_BIT(SETTING_FRAMESIZE))) {
             res.applied &= ~SETTING_BIT(SETTING_FRAMESIZE);
             if (res.rejected_count < JSON_MAX_MEMBERS) {
                 control_rejection_t *r = &res.rejected[res.rejected_count++];
                 snprintf(r->key, sizeof(r->key), "framesize");
-                snprintf(r->reason, sizeof(r->reason), "camera could not be re-initialised at this size");
+                snprintf(r->reason, sizeof(r->reason), "the camera could not be re-initialised at this size");
             }
-            next.framesize = cur->framesize;
         }
-        app_settings_update(&next, res.applied);
-        app_settings_take_dirty(SETTINGS_CAMERA_BITS); /* applied here already */
-        app_settings_get(cur);
-        pacing_set_fps(pace, cur->fps);
     }
     for (int i = 0; i < res.rejected_count; i++) {
         ESP_LOGW(TAG, "config %s refused: %s", res.rejected[i].key, res.rejected[i].reason);
@@ -384,18 +424,17 @@ static void stream_task(void *arg)
         }
 
         /* settings changed on the console */
-        unsigned dirty = app_settings_take_dirty(SETTINGS_CAMERA_BITS | SETTINGS_SERVER_BITS | SETTINGS_WIFI_BITS);
+        unsigned dirty = app_settings_take_dirty(SETTINGS_SERVER_BITS | SETTINGS_WIFI_BITS);
         if (dirty) {
             app_settings_get(&cur);
             last_ok_us = now; /* give a new configuration time before the stall check */
-            if ((dirty & SETTINGS_CAMERA_BITS) && camera_ok) {
-                camera_apply(&cur);
-                pacing_set_fps(&pace, cur.fps);
-                STATUS_UPDATE(s_status.target_fps = (uint32_t)cur.fps);
-                if (s_connected && SEND_HELLO) {
-                    s_hello_pending = true; /* tell the server the new size */
-                }
-            }
+        }
+        if (app_settings_take_dirty(SETTINGS_CAMERA_BITS)) {
+            int prev_framesize = cur.framesize;
+            app_settings_get(&cur);
+            apply_camera_settings(&cur, prev_framesize, &pace);
+        }
+        if (dirty) {
             if ((dirty & SETTINGS_SERVER_BITS) && ws_wanted) {
                 ws_create(&cur);
             }

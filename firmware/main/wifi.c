@@ -16,6 +16,8 @@
 
 static const char *TAG = "wifi";
 
+_Static_assert(sizeof(((wifi_status_t *)0)->ssid) == sizeof(((settings_t *)0)->ssid), "ssid buffers differ");
+
 #define RETRY_BASE_MS 1000
 #define RETRY_MAX_MS 30000
 
@@ -155,7 +157,7 @@ static esp_err_t load_config(void)
         return err;
     }
     portENTER_CRITICAL(&s_mux);
-    snprintf(s_status.ssid, sizeof(s_status.ssid), "%s", s.ssid);
+    memcpy(s_status.ssid, s.ssid, sizeof(s_status.ssid)); /* both 33 bytes, NUL-terminated */
     portEXIT_CRITICAL(&s_mux);
     s_have_ssid = s.ssid[0] != '\0';
     return ESP_OK;
