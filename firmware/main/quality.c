@@ -19,12 +19,3 @@ int quality_to_encoder(int user_quality)
 {
     return clamp(user_quality, QUALITY_MIN, QUALITY_MAX);
 }
-
-int quality_from_ov3660(int sensor_value)
-{
-    int s = clamp(sensor_value, QUALITY_OV3660_BEST, QUALITY_OV3660_WORST);
-    const int span = QUALITY_OV3660_WORST - QUALITY_OV3660_BEST;
-    const int steps = QUALITY_MAX - QUALITY_MIN;
-    int up = ((QUALITY_OV3660_WORST - s) * steps * 2 + span) / (2 * span);
-    return QUALITY_MIN + up;
-}

@@ -23,7 +23,4 @@ int quality_to_ov3660(int user_quality);
 /* 1..100 (clamped) -> software encoder quality 1..100 (same direction). */
 int quality_to_encoder(int user_quality);
 
-/* Inverse of quality_to_ov3660, for showing a sensor value on the user's scale. */
-int quality_from_ov3660(int sensor_value);
-
 #endif /* QUALITY_H */
