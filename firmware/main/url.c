@@ -247,7 +247,7 @@ bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len)
 
 static bool format_base(const url_parts_t *u, const char *path, char *out, size_t out_len, char *err, size_t err_len)
 {
-    char port[8] = "";
+    char port[12] = "";
     if (u->port_given) {
         snprintf(port, sizeof(port), ":%u", u->port);
     }
