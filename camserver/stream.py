@@ -55,7 +55,7 @@ class CameraStream:
         self.last_seen = self._epoch
         self._in_rate = RateMeter()
         self._out_rate = RateMeter()
-        #: Server-added delay of recent frames, ms: arrival -> handed to the first viewer.
+        #: Server-added delay of recent frames, ms: JPEG received -> first viewer's bytes written.
         self.delays_ms: collections.deque[float] = collections.deque(maxlen=300)
         self._grace_timer: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task | None = None
@@ -113,10 +113,11 @@ class CameraStream:
         now = time.monotonic()
         pts, arrived = tag if tag is not None else (round((now - self._epoch) * 90000), now)
         frame = self.packager.package(avcc, keyframe, pts)
+        # The first viewer's bytes are written right after this instant.
+        self.delays_ms.append((time.monotonic() - arrived) * 1000)
         self.fanout.publish_video(frame)
         self.frames_encoded += 1
         self._out_rate.add(len(frame.ts), now)
-        self.delays_ms.append((time.monotonic() - arrived) * 1000)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
