@@ -16,6 +16,10 @@ class MjpegPlayer {
     this.skipped = 0;
     this.decodeMs = null;
     this.badFrames = 0;
+    this.unpainted = null;
+    this.paintRequested = false;
+    // A hidden page paints nothing: keep only the newest JPEG and decode it when shown again.
+    document.addEventListener("visibilitychange", () => this.resume());
   }
 
   attach(connection, stats, page) {
@@ -44,7 +48,7 @@ class MjpegPlayer {
       received: localNow(),
       generation: this.generation,
     };
-    if (this.decoding) {
+    if (this.decoding || document.hidden) {
       if (this.pending) this.skipped++;
       this.pending = frame;
       return;
@@ -63,23 +67,40 @@ class MjpegPlayer {
           c.height = bitmap.height;
         }
         this.ctx.drawImage(bitmap, 0, 0);
-        const drawn = localNow();
-        this.decodeMs = drawn - frame.received;
+        this.decodeMs = localNow() - frame.received;
         this.stats.width = bitmap.width;
         this.stats.height = bitmap.height;
-        this.stats.frameShown(frame.arrival, drawn);
-        this.lastFrame = { seq: frame.seq, arrival: frame.arrival, drawn };
+        this.shownAtNextPaint(frame);
       }
       bitmap.close();
     } catch (e) {
       this.badFrames++;  // a corrupt JPEG: skip it
     } finally {
       this.decoding = false;
-      if (this.pending) {
-        const next = this.pending;
-        this.pending = null;
-        this.decode(next);
-      }
+      this.resume();
+    }
+  }
+
+  /** A drawn canvas reaches the screen with the next paint: time the frame there. If two are
+   *  drawn before one paint, only the second is ever seen. */
+  shownAtNextPaint(frame) {
+    if (this.unpainted) this.skipped++;
+    this.unpainted = frame;
+    if (this.paintRequested) return;
+    this.paintRequested = true;
+    requestAnimationFrame(() => {
+      this.paintRequested = false;
+      const f = this.unpainted;
+      this.unpainted = null;
+      if (f && f.generation === this.generation) this.stats.frameShown(f.arrival, localNow());
+    });
+  }
+
+  resume() {
+    if (!document.hidden && !this.decoding && this.pending) {
+      const next = this.pending;
+      this.pending = null;
+      this.decode(next);
     }
   }
 

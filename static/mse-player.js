@@ -97,8 +97,12 @@ class MsePlayer {
     this.rvfc = null;
     this.lastPresented = 0;
     this.bufferedVideo = new Set();
+    // A stall: playback ran out of video while the camera was sending (not a seek, not the
+    // start, not a camera that left).
     video.addEventListener("waiting", () => {
-      if (this.sb && this.page?.cameraState !== "offline") this.stalls++;
+      if (this.sb && !video.seeking && this.stats.flowing && this.page?.cameraState !== "offline") {
+        this.stalls++;
+      }
     });
     video.addEventListener("resize", () => {
       this.stats.width = video.videoWidth;

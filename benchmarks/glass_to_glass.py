@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Glass-to-glass delay of the two web pages in headless Chromium (not a test: it prints numbers).
+
+Starts ``server.py`` and ``mock_camera.py --mark`` on free ports, then opens the H.264 page
+(``/``) and the MJPEG page (``/mjpeg``) one after the other in Debian's headless Chromium.
+
+- Arrival: a separate ``format=mjpeg`` viewer WebSocket in this process reads each frame's
+  server arrival time (Unix ms) from the message header and the frame number from the bar code
+  that ``--mark`` draws into the JPEG.
+- Display: a script added to the page reads the bar code back from the pixels that are shown:
+  for the H.264 page in every ``requestVideoFrameCallback`` (the video frame drawn to a small
+  canvas; display time = the callback's ``expectedDisplayTime``), for the MJPEG page in every
+  animation frame (the page's canvas read back; display time = that animation frame).
+- Delay = display time - arrival time of the same frame number, both on this machine's clock.
+  Stalls = ``waiting`` events plus times the shown frame did not change for over 200 ms.
+- The delay each page displays in its statistics is sampled every second and compared with the
+  median measured over the same second.
+
+Usage: ``python benchmarks/glass_to_glass.py [--seconds 30] [--warmup 5] [--pages h264,mjpeg]``.
+``--seconds 600`` also prints the H.264 page's delay after 30 s and at the end, to check that
+it does not creep up over long playback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image  # noqa: E402
+
+from mock_camera import MARK_BITS, MARK_BLOCK  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 "--autoplay-policy=no-user-gesture-required"]
+HEADER = struct.Struct(">Id")
+CAMERA = "bench"
+
+# Added to the page: reads the bar code of each shown frame into window.__bench.
+PROBE_JS = r"""
+(kind) => {
+  const BITS = %d, BLOCK = %d;
+  const out = window.__bench = [];
+  window.__benchWaiting = 0;
+  const strip = document.createElement("canvas");
+  strip.width = BITS * BLOCK; strip.height = BLOCK;
+  const sctx = strip.getContext("2d", { willReadFrequently: true });
+  const decode = (data) => {
+    let n = 0;
+    for (let bit = 0; bit < BITS; bit++) {
+      const i = (bit * BLOCK + BLOCK / 2) * 4;
+      const luma = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+      n = n * 2 + (luma > 128 ? 1 : 0);
+    }
+    return n;
+  };
+  if (kind === "h264") {
+    const video = document.querySelector("video");
+    video.addEventListener("waiting", () => { if (!video.seeking) window.__benchWaiting++; });
+    const onFrame = (now, meta) => {
+      video.requestVideoFrameCallback(onFrame);
+      const h = meta.height;
+      sctx.drawImage(video, 0, h - BLOCK, BITS * BLOCK, BLOCK, 0, 0, BITS * BLOCK, BLOCK);
+      const row = sctx.getImageData(0, BLOCK / 2, BITS * BLOCK, 1).data;
+      out.push({ n: decode(row), shown: performance.timeOrigin + meta.expectedDisplayTime,
+                 mediaTime: meta.mediaTime, w: meta.width, h });
+    };
+    video.requestVideoFrameCallback(onFrame);
+  } else {
+    const canvas = document.querySelector("canvas");
+    const ctx = canvas.getContext("2d");
+    let last = -1;
+    const onAnimationFrame = () => {
+      requestAnimationFrame(onAnimationFrame);
+      const shown = performance.timeOrigin + performance.now();
+      if (canvas.height < BLOCK) return;
+      const row = ctx.getImageData(0, canvas.height - BLOCK / 2, BITS * BLOCK, 1).data;
+      const n = decode(row);
+      if (n !== last) {
+        last = n;
+        out.push({ n, shown, w: canvas.width, h: canvas.height });
+      }
+    };
+    requestAnimationFrame(onAnimationFrame);
+  }
+}
+""" % (MARK_BITS, MARK_BLOCK)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
+
+
+class Processes:
+    """The server and the marked mock camera, as a user starts them."""
+
+    def __init__(self, fps: float, width: int, height: int):
+        self.http, self.cam, self.view = free_port(), free_port(), free_port()
+        self.server = subprocess.Popen(
+            [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--http-port",
+             str(self.http), "--camera-port", str(self.cam), "--viewer-port", str(self.view)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.server.stdout:
+            if "Server is ready!" in line:
+                break
+        else:
+            raise SystemExit("server did not start")
+        # Keep draining the server's output so it never blocks on a full pipe.
+        import threading
+        threading.Thread(target=lambda: [None for _ in self.server.stdout], daemon=True).start()
+        self.camera = subprocess.Popen(
+            [sys.executable, str(ROOT / "mock_camera.py"), "--url", f"ws://127.0.0.1:{self.cam}",
+             "--camera-id", CAMERA, "--mark", "--fps", str(fps), "--width", str(width),
+             "--height", str(height)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        for proc in (self.camera, self.server):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT if proc is self.camera else signal.SIGTERM)
+        for proc in (self.camera, self.server):
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Arrivals:
+    """Frame number -> server arrival time (Unix ms), from a format=mjpeg viewer."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.by_frame: dict[int, float] = {}
+        self.seq_offset: int | None = None  # frame number = seq - seq_offset
+        self.by_seq: dict[int, float] = {}
+
+    def lookup(self, n: int) -> float | None:
+        if n in self.by_frame:
+            return self.by_frame[n]
+        if self.seq_offset is not None:
+            return self.by_seq.get(n + self.seq_offset)
+        return None
+
+    async def run(self) -> None:
+        from websockets.asyncio.client import connect
+        while True:
+            try:
+                async with connect(self.url, compression=None, max_size=2**23) as ws:
+                    async for message in ws:
+                        if isinstance(message, str):
+                            continue
+                        seq, arrival = HEADER.unpack_from(message)
+                        self.by_seq[seq] = arrival
+                        image = Image.open(io.BytesIO(memoryview(message)[HEADER.size:]))
+                        full_width, full_height = image.size
+                        # The bar code's 16x16 blocks are aligned to JPEG blocks: a 1/8 scale
+                        # decode (DC only) reads them exactly and costs almost nothing.
+                        image.draft("L", (full_width // 8, full_height // 8))
+                        gray = image.convert("L")
+                        factor = full_width / gray.width
+                        y = int((full_height - MARK_BLOCK // 2) / factor)
+                        n = 0
+                        for bit in range(MARK_BITS):
+                            x = int((bit * MARK_BLOCK + MARK_BLOCK // 2) / factor)
+                            n = n * 2 + (gray.getpixel((x, y)) > 128)
+                        self.by_frame[n] = arrival
+                        self.seq_offset = seq - n
+            except (OSError, Exception) as exc:  # the benchmark survives a reconnect
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                await asyncio.sleep(0.2)
+
+
+async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind: str,
+                       seconds: float, warmup: float) -> dict:
+    path = "/" if kind == "h264" else "/mjpeg"
+    url = f"http://127.0.0.1:{procs.http}{path}?camera={CAMERA}&ws_port={procs.view}"
+    context = await browser_type.launch_persistent_context(
+        tempfile.mkdtemp(prefix="g2g-chromium-"), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+        headless=True, viewport={"width": 1000, "height": 800})
+    try:
+        page = context.pages[0] if context.pages else await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(url)
+        await page.evaluate(PROBE_JS, kind)
+        await page.wait_for_function("window.__bench && window.__bench.length > 5", timeout=30000)
+        await asyncio.sleep(warmup)
+        await page.evaluate("() => { window.__bench.length = 0; window.__benchWaiting = 0; }")
+        samples: list[dict] = []
+        displayed: list[tuple[float, float, float | None]] = []  # (t, displayed, measured)
+        start = time.time() * 1000
+        windows: list[tuple[float, float]] = []  # (elapsed s, displayed delay)
+        while (now := time.time() * 1000) - start < seconds * 1000:
+            await asyncio.sleep(1.0)
+            batch = await page.evaluate("() => window.__bench.splice(0)")
+            shown_delay = await page.evaluate("() => window.liveStats.delayMs")
+            t = time.time() * 1000
+            for s in batch:
+                arrival = arrivals.lookup(s["n"])
+                s["delay"] = None if arrival is None else s["shown"] - arrival
+            samples.extend(batch)
+            recent = [s["delay"] for s in samples if s["delay"] is not None
+                      and s["shown"] >= t - 1000]
+            measured = statistics.median(recent) if recent else None
+            if shown_delay is not None:
+                displayed.append((t, shown_delay, measured))
+                windows.append(((t - start) / 1000, shown_delay))
+        waiting = await page.evaluate("() => window.__benchWaiting")
+        stats = await page.evaluate("() => ({frames: window.liveStats.frames})")
+    finally:
+        await context.close()
+
+    delays = [s["delay"] for s in samples if s["delay"] is not None]
+    unmatched = sum(1 for s in samples if s["delay"] is None)
+    freezes = sum(1 for a, b in zip(samples, samples[1:]) if b["shown"] - a["shown"] > 200)
+    longest = max((b["shown"] - a["shown"] for a, b in zip(samples, samples[1:])), default=0)
+    diffs = [d - m for _, d, m in displayed if m is not None]
+    result = {
+        "page": kind, "frames": len(samples), "unmatched": unmatched,
+        "fps": len(samples) / seconds,
+        "p50": percentile(delays, 50) if delays else None,
+        "p95": percentile(delays, 95) if delays else None,
+        "max": max(delays) if delays else None,
+        "waiting": waiting, "freezes": freezes, "longest_gap": longest,
+        "displayed_minus_measured_mean": statistics.fmean(diffs) if diffs else None,
+        "displayed_minus_measured_maxabs": max(map(abs, diffs)) if diffs else None,
+        "errors": errors, "windows": windows,
+    }
+    at30 = [d for s, d in windows if 25 <= s <= 35]
+    result["displayed_at_30s"] = statistics.median(at30) if at30 else None
+    tail = [d for s, d in windows if s >= seconds - 10]
+    result["displayed_at_end"] = statistics.median(tail) if tail else None
+    return result
+
+
+def report(r: dict, seconds: float) -> None:
+    name = {"h264": "H.264 page (/)", "mjpeg": "MJPEG page (/mjpeg)"}[r["page"]]
+    if r["p50"] is None:
+        print(f"{name}: no frame measured ({r['frames']} samples, errors {r['errors']})")
+        return
+    print(f"{name}: {r['frames']} frames shown in {seconds:g} s ({r['fps']:.1f} fps), "
+          f"{r['unmatched']} without an arrival time")
+    print(f"  glass-to-glass delay (server arrival -> display): p50 {r['p50']:.1f} ms, "
+          f"p95 {r['p95']:.1f} ms, max {r['max']:.1f} ms")
+    print(f"  stalls: {r['waiting']} waiting events, {r['freezes']} freezes > 200 ms "
+          f"(longest gap between frames {r['longest_gap']:.0f} ms)")
+    if r["displayed_minus_measured_mean"] is not None:
+        print(f"  delay shown by the page - measured: mean {r['displayed_minus_measured_mean']:+.1f} "
+              f"ms, max |diff| {r['displayed_minus_measured_maxabs']:.1f} ms")
+    if seconds >= 60:
+        print(f"  delay shown by the page after 30 s: {r['displayed_at_30s']:.1f} ms, "
+              f"at {seconds:g} s: {r['displayed_at_end']:.1f} ms")
+        per_minute: dict[int, list[float]] = {}
+        for s, d in r["windows"]:
+            per_minute.setdefault(int(s // 60), []).append(d)
+        print("  per minute (median shown delay): " + ", ".join(
+            f"{m + 1}: {statistics.median(v):.0f}" for m, v in sorted(per_minute.items())))
+    if r["errors"]:
+        print(f"  page errors: {r['errors']}")
+
+
+async def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=30.0, help="measured seconds per page")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    p.add_argument("--pages", default="h264,mjpeg", help="comma-separated: h264, mjpeg")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args()
+    # `timeout`, Ctrl-C: stop the server and camera on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if not os.path.exists(CHROMIUM):
+        print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
+        return 2
+    from playwright.async_api import async_playwright
+
+    procs = Processes(args.fps, args.width, args.height)
+    results = []
+    try:
+        arrivals = Arrivals(f"ws://127.0.0.1:{procs.view}/{CAMERA}?format=mjpeg")
+        arrival_task = asyncio.create_task(arrivals.run())
+        deadline = time.monotonic() + 30
+        while not arrivals.by_frame and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if not arrivals.by_frame:
+            raise SystemExit("no frame from the mock camera")
+        print(f"Chromium {subprocess.run([CHROMIUM, '--version'], capture_output=True, text=True).stdout.strip()}; "
+              f"camera {args.width}x{args.height} at {args.fps:g} fps; warm-up {args.warmup:g} s, "
+              f"then {args.seconds:g} s per page", flush=True)
+        async with async_playwright() as pw:
+            for kind in args.pages.split(","):
+                result = await measure_page(pw.chromium, procs, arrivals, kind.strip(),
+                                            args.seconds, args.warmup)
+                results.append(result)
+                report(result, args.seconds)
+        arrival_task.cancel()
+    finally:
+        procs.stop()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
