@@ -15,10 +15,16 @@ from . import fmp4
 from .h264 import AvcConfig, avcc_to_annexb
 from .mpegts import TsMuxer
 
-# fMP4 needs each frame's duration when the frame is sent, before the next one exists: use the
-# last interval, within the range of camera rates we expect (5-30 fps, with Wi-Fi bursts).
-_MIN_DURATION = fmp4.TIMESCALE // 100
-_MAX_DURATION = fmp4.TIMESCALE // 4
+# fMP4 wants each frame's duration when the frame is sent, before the next one exists. Every
+# fragment declares 1 s instead of a guess from the last interval: Media Source Extensions treat a
+# frame that starts more than twice the previous frame's declared duration after it as a
+# discontinuity and drop everything up to the next keyframe. With "the last interval", one Wi-Fi
+# hiccup did that (Chrome showed 3.5 of 30 fps from a camera whose frames left 15 ms late on
+# average). With 1 s only a gap of over 2 s is a discontinuity. The overlap is harmless: each
+# fragment holds one frame whose tfdt is its exact time, and the next frame starts inside the
+# previous one's declared interval, which MSE keeps (players measure the live edge from the
+# newest frame's time, not from buffered.end()).
+FRAGMENT_DURATION = fmp4.TIMESCALE
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +68,9 @@ class Packager:
             raise RuntimeError("package() before set_config()")
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # two frames in one tick: keep decode order strict
-        interval = pts - self._last_pts if self._last_pts is not None else fmp4.TIMESCALE // 30
-        duration = min(_MAX_DURATION, max(_MIN_DURATION, interval))
         self._last_pts = pts
         self._seq += 1
         annexb = avcc_to_annexb(avcc, self._config.nal_length_size)
         ts = self._ts.mux(annexb, pts, keyframe, self._parameter_sets if keyframe else b"")
-        fragment = fmp4.fragment(self._seq, pts, duration, avcc, keyframe)
+        fragment = fmp4.fragment(self._seq, pts, FRAGMENT_DURATION, avcc, keyframe)
         return VideoFrame(self._seq, pts, keyframe, ts, fragment)
