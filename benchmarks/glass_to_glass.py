@@ -118,7 +118,7 @@ def percentile(values: list[float], p: float) -> float:
 class Processes:
     """The server and the marked mock camera, as a user starts them."""
 
-    def __init__(self, fps: float, width: int, height: int):
+    def __init__(self, fps: float, width: int, height: int, jitter_ms: float = 0):
         self.http, self.cam, self.view = free_port(), free_port(), free_port()
         self.server = subprocess.Popen(
             [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--http-port",
@@ -132,11 +132,14 @@ class Processes:
         # Keep draining the server's output so it never blocks on a full pipe.
         import threading
         threading.Thread(target=lambda: [None for _ in self.server.stdout], daemon=True).start()
-        self.camera = subprocess.Popen(
-            [sys.executable, str(ROOT / "mock_camera.py"), "--url", f"ws://127.0.0.1:{self.cam}",
-             "--camera-id", CAMERA, "--mark", "--fps", str(fps), "--width", str(width),
-             "--height", str(height)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"ws://127.0.0.1:{self.cam}"
+        command = ([sys.executable, str(ROOT / "mock_camera.py"), "--url", url, "--camera-id",
+                    CAMERA, "--mark", "--fps", str(fps), "--width", str(width), "--height",
+                    str(height)] if not jitter_ms else
+                   [sys.executable, __file__, "--jittery-camera", f"{url}/{CAMERA}", str(fps),
+                    str(width), str(height), str(jitter_ms)])
+        self.camera = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
         for proc in (self.camera, self.server):
@@ -195,10 +198,28 @@ class Arrivals:
                 await asyncio.sleep(0.2)
 
 
+async def jittery_camera(url: str, fps: float, width: int, height: int,
+                         jitter_ms: float) -> None:
+    """Like a camera on busy Wi-Fi: frame n leaves at n/fps plus a random delay (exponential,
+    mean ``jitter_ms``), in order, so frames come late and then in bursts."""
+    import random
+    from websockets.asyncio.client import connect
+    from mock_camera import FrameRenderer
+    renderer = FrameRenderer(width, height, mark=True)
+    async with connect(url, compression=None, max_size=None) as ws:
+        start, n, last = time.monotonic(), 0, 0.0
+        while True:
+            due = max(last, start + n / fps + random.expovariate(1000 / jitter_ms))
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            last = due
+            await ws.send(renderer.render(n, time.monotonic() - start, fps))
+            n += 1
+
+
 async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind: str,
                        seconds: float, warmup: float) -> dict:
     path = "/" if kind == "h264" else "/mjpeg"
-    url = f"http://127.0.0.1:{procs.http}{path}?camera={CAMERA}&ws_port={procs.view}"
+    url = f"http://127.0.0.1:{procs.http}{path}?camera={CAMERA}&ws_port={procs.view}" + os.environ.get("G2G_QUERY", "")
     context = await browser_type.launch_persistent_context(
         tempfile.mkdtemp(prefix="g2g-chromium-"), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
         headless=True, viewport={"width": 1000, "height": 800})
@@ -208,7 +229,10 @@ async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind:
         page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(url)
         await page.evaluate(PROBE_JS, kind)
-        await page.wait_for_function("window.__bench && window.__bench.length > 5", timeout=30000)
+        try:
+            await page.wait_for_function("window.__bench.length > 5", timeout=30000)
+        except Exception:
+            raise SystemExit(f"{kind} page shows no video; page errors: {errors}")
         await asyncio.sleep(warmup)
         await page.evaluate("() => { window.__bench.length = 0; window.__benchWaiting = 0; }")
         samples: list[dict] = []
@@ -230,8 +254,9 @@ async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind:
             if shown_delay is not None:
                 displayed.append((t, shown_delay, measured))
                 windows.append(((t - start) / 1000, shown_delay))
+        sent = [a for a in arrivals.by_frame.values() if start <= a <= time.time() * 1000]
         waiting = await page.evaluate("() => window.__benchWaiting")
-        stats = await page.evaluate("() => ({frames: window.liveStats.frames})")
+        page_stats = await page.evaluate("() => window.livePlayer.extraStats()")
     finally:
         await context.close()
 
@@ -242,14 +267,14 @@ async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind:
     diffs = [d - m for _, d, m in displayed if m is not None]
     result = {
         "page": kind, "frames": len(samples), "unmatched": unmatched,
-        "fps": len(samples) / seconds,
+        "fps": len(samples) / seconds, "camera_fps": len(sent) / seconds,
         "p50": percentile(delays, 50) if delays else None,
         "p95": percentile(delays, 95) if delays else None,
         "max": max(delays) if delays else None,
         "waiting": waiting, "freezes": freezes, "longest_gap": longest,
         "displayed_minus_measured_mean": statistics.fmean(diffs) if diffs else None,
         "displayed_minus_measured_maxabs": max(map(abs, diffs)) if diffs else None,
-        "errors": errors, "windows": windows,
+        "errors": errors, "windows": windows, "page_stats": page_stats,
     }
     at30 = [d for s, d in windows if 25 <= s <= 35]
     result["displayed_at_30s"] = statistics.median(at30) if at30 else None
@@ -264,7 +289,7 @@ def report(r: dict, seconds: float) -> None:
         print(f"{name}: no frame measured ({r['frames']} samples, errors {r['errors']})")
         return
     print(f"{name}: {r['frames']} frames shown in {seconds:g} s ({r['fps']:.1f} fps), "
-          f"{r['unmatched']} without an arrival time")
+          f"{r['unmatched']} without an arrival time; the camera sent {r['camera_fps']:.1f} fps")
     print(f"  glass-to-glass delay (server arrival -> display): p50 {r['p50']:.1f} ms, "
           f"p95 {r['p95']:.1f} ms, max {r['max']:.1f} ms")
     print(f"  stalls: {r['waiting']} waiting events, {r['freezes']} freezes > 200 ms "
@@ -280,6 +305,8 @@ def report(r: dict, seconds: float) -> None:
             per_minute.setdefault(int(s // 60), []).append(d)
         print("  per minute (median shown delay): " + ", ".join(
             f"{m + 1}: {statistics.median(v):.0f}" for m, v in sorted(per_minute.items())))
+    print("  the page's own figures at the end: " + ", ".join(
+        f"{k} {v}" for k, v in r["page_stats"].items()))
     if r["errors"]:
         print(f"  page errors: {r['errors']}")
 
@@ -292,6 +319,9 @@ async def main() -> int:
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
+    p.add_argument("--jitter", type=float, default=0, metavar="MS",
+                   help="use a camera whose frames leave late by a random delay (mean MS), "
+                        "like one on busy Wi-Fi, instead of mock_camera.py's steady rate")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
     # `timeout`, Ctrl-C: stop the server and camera on the way out.
@@ -301,7 +331,7 @@ async def main() -> int:
         return 2
     from playwright.async_api import async_playwright
 
-    procs = Processes(args.fps, args.width, args.height)
+    procs = Processes(args.fps, args.width, args.height, args.jitter)
     results = []
     try:
         arrivals = Arrivals(f"ws://127.0.0.1:{procs.view}/{CAMERA}?format=mjpeg")
@@ -329,4 +359,7 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--jittery-camera"]:  # the camera process of --jitter
+        url, fps, width, height, jitter = sys.argv[2:7]
+        asyncio.run(jittery_camera(url, float(fps), int(width), int(height), float(jitter)))
     sys.exit(asyncio.run(main()))

@@ -5,7 +5,7 @@
 // so the delay of a shown frame is (server clock when shown) - (epoch_ms + mediaTime * 1000),
 // with the frame's mediaTime and display time from requestVideoFrameCallback.
 
-import { PageController, localNow, params } from "./common.js";
+import { PageController, localNow, median, params } from "./common.js";
 
 // -- fMP4 fragment parsing (just enough: decode time, duration, keyframe) ------------------------
 
@@ -70,11 +70,37 @@ export function parseFragment(buffer) {
 // -- The player --------------------------------------------------------------------------------
 
 const TIMESCALE = 90000;
-// Live-edge controller. "lag" = end of buffered media - currentTime. The newest frame's buffered
-// end is its start plus one frame interval, so lag ~ (frames waiting to be shown + 1) frames.
-const TARGET_FRAMES = Number(params.get("target_frames")) || 2.2;  // aim: ~2 frames
+
+// Live-edge controller.
+//
+// What it steers is the WAIT: how long a frame sits in the browser between arriving on the
+// socket and being on screen (requestVideoFrameCallback's expectedDisplayTime). The delay on
+// screen is the wait plus the few ms from the server to the page. Chrome needs the next frame
+// before the current one has been shown for its share of display refreshes; otherwise it stops
+// ("waiting") and then shows each frame the moment it arrives while currentTime stands still.
+// So the wait must exceed one frame interval plus the jitter of delivery and decoding: the target
+// is one frame interval + a margin. Steering by currentTime against the newest frame's time
+// instead looks right but is not: the display refresh quantizes when a frame is shown (16.7 ms
+// steps at 60 Hz) and, after a stall, currentTime no longer says which frame is on screen, so
+// such a controller speeds up into more stalls.
+//
+// The margin starts at MARGIN_MS; each stall adds STALL_STEP_MS (up to MAX_MARGIN_MS), for a
+// viewer on a jittery network (a burst of stalls counts once), and every 10 s from 20 s without a
+// stall takes 1 ms off again: the margin settles where stalls are rare, and the delay cannot
+// creep up over hours. Measured here (headless Chromium, 30 fps, 60 Hz): waits under about one
+// frame + 8 ms stall now and then; the default target gives a delay of 42-60 ms, depending on
+// where the camera's frames fall between display refreshes.
+const MARGIN_MS = Number(params.get("margin_ms")) || 14;
+const STALL_STEP_MS = 4;
+const MAX_MARGIN_MS = 250;
+const ADAPT = params.get("adapt") !== "0";
+// The wait moves in steps of a display refresh, so steering starts only beyond this much off
+// the target (over half a 60 Hz refresh, or it would hunt between two steps) and stops once the
+// wait has crossed the target.
+const BAND_MS = 9;
 const SEEK_SECONDS = 1.0;   // further behind than this (or in a gap): jump to the live edge
-const MAX_SPEEDUP = 0.3;    // playbackRate at most 1.3 while catching up
+const MAX_SPEEDUP = 0.25;   // playbackRate at most 1.25 while catching up...
+const MAX_SLOWDOWN = 0.1;   // ...and at least 0.9 while letting the buffer grow
 const KEEP_SECONDS = 6;     // media kept behind currentTime; older is removed from the buffer
 
 class MsePlayer {
@@ -88,20 +114,33 @@ class MsePlayer {
     this.queue = [];
     this.pendingInit = null;
     this.needKey = true;
-    this.frameInterval = 1 / 30;  // seconds, smoothed from fragment durations
-    this.lastFragmentEnd = null;  // media seconds
+    this.frameInterval = 1 / 30;  // seconds, smoothed from the frames' times
+    this.lastFragmentStart = null;  // media seconds of the newest frame
+    this.lastFragmentAt = 0;        // performance.now() when it arrived
     this.lag = null;
     this.stalls = 0;
     this.seeks = 0;
+    this.margin = MARGIN_MS;  // ms: the adaptive part of the target, see MARGIN_MS
+    this.steering = 0;        // +1 catching up, -1 falling back, 0 on target
+    this.received = [];       // [media time (ticks), performance.now()] of recent fragments
+    this.waits = [];          // [performance.now(), wait ms] of recently shown frames
+    this.wait = null;         // median of the recent waits, ms
+    this.lastStallAt = performance.now();
+    this.lastSeekAt = 0;
     this.lastTrim = 0;
     this.rvfc = null;
-    this.lastPresented = 0;
-    this.bufferedVideo = new Set();
     // A stall: playback ran out of video while the camera was sending (not a seek, not the
     // start, not a camera that left).
     video.addEventListener("waiting", () => {
-      if (this.sb && !video.seeking && this.stats.flowing && this.page?.cameraState !== "offline") {
+      const settling = performance.now() - this.lastSeekAt < 2000;  // a seek's own cost
+      if (this.sb && !video.seeking && !settling && this.stats.flowing
+          && this.page?.cameraState !== "offline") {
         this.stalls++;
+        // Stalls in a burst count once: one late delivery, one step.
+        if (ADAPT && performance.now() - this.lastStallAt > 2000) {
+          this.margin = Math.min(MAX_MARGIN_MS, this.margin + STALL_STEP_MS);
+        }
+        this.lastStallAt = performance.now();
       }
     });
     video.addEventListener("resize", () => {
@@ -151,11 +190,17 @@ class MsePlayer {
       if (!fragment) return;
       if (this.needKey && !fragment.key) return;  // a decoder can only start at a keyframe
       this.needKey = false;
-      if (fragment.duration > 0) {
-        const d = fragment.duration / TIMESCALE;
-        this.frameInterval += (Math.min(d, 0.5) - this.frameInterval) * 0.1;
+      // The frame interval, from the frames' own times (their declared durations are only
+      // the server's guess, made before the next frame existed).
+      const start = fragment.time / TIMESCALE;
+      if (this.lastFragmentStart != null) {
+        const d = start - this.lastFragmentStart;
+        if (d > 0 && d < 1) this.frameInterval += (d - this.frameInterval) * 0.05;
       }
-      this.lastFragmentEnd = (fragment.time + fragment.duration) / TIMESCALE;
+      this.lastFragmentStart = start;
+      this.lastFragmentAt = performance.now();
+      this.received.push([fragment.time, this.lastFragmentAt]);
+      if (this.received.length > 120) this.received.splice(0, 60);
       this.queue.push({ kind: "media", data, key: fragment.key });
     }
     this.pump();
@@ -173,7 +218,9 @@ class MsePlayer {
     const v = this.video;
     const quality = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
     return {
-      buffer: this.lag == null ? "–" : `${(this.lag * 1000).toFixed(0)} ms`,
+      margin: `${this.margin.toFixed(0)} ms`,
+      buffer: this.wait == null ? "–"
+        : `${this.wait.toFixed(0)} ms (target ${(this.target * 1000).toFixed(0)})`,
       rate: `${v.playbackRate.toFixed(2)}×`,
       stalls: String(this.stalls),
       seeks: String(this.seeks),
@@ -190,7 +237,11 @@ class MsePlayer {
     this.sb = null;
     this.codec = null;
     this.lag = null;
-    this.lastFragmentEnd = null;
+    this.wait = null;
+    this.waits = [];
+    this.received = [];
+    this.steering = 0;
+    this.lastFragmentStart = null;
     if (this.ms) {
       const ms = this.ms;
       this.ms = null;
@@ -288,30 +339,64 @@ class MsePlayer {
     const ranges = v.buffered;
     const last = ranges.length - 1;
     const liveStart = ranges.start(last);
-    const end = ranges.end(last);
     const now = v.currentTime;
     const frame = Math.min(Math.max(this.frameInterval, 1 / 60), 0.25);
-    const target = TARGET_FRAMES * frame;
+    if (this.margin > MARGIN_MS && performance.now() - this.lastStallAt > 20000) {
+      this.margin = Math.max(MARGIN_MS, this.margin - 1);
+      this.lastStallAt = performance.now() - 10000;  // the next step in 10 s
+    }
+    const target = frame + this.margin / 1000;
+    this.target = target;
+    // lag: how far currentTime runs behind the newest frame, moved on in real time since that
+    // frame arrived (for at most two frame intervals, so a camera that stops does not look like
+    // falling behind). Only for the coarse decisions below, and when the wait is unknown.
+    const sinceFrame = Math.min((performance.now() - this.lastFragmentAt) / 1000, 2 * frame);
+    const end = this.lastFragmentStart != null
+      ? Math.min(ranges.end(last), this.lastFragmentStart + sinceFrame) : ranges.end(last);
     const lag = end - now;
     this.lag = lag;
 
     if (v.paused && !v.seeking && document.getElementById("play-overlay").hidden) this.play();
+    if (v.seeking) return;
 
-    // In a gap (camera came back, first data) or far behind: jump to the live edge.
-    if (!v.seeking && (now < liveStart || lag > Math.max(SEEK_SECONDS, 10 * frame))) {
+    // In a gap (camera came back, first data) or far behind (a hidden tab, a long outage): jump
+    // to the live edge, the target's distance behind the newest frame.
+    if (now < liveStart || lag > Math.max(SEEK_SECONDS, 10 * frame)) {
       v.currentTime = Math.max(liveStart, end - target);
       this.seeks++;
+      this.lastSeekAt = performance.now();
+      this.waits = [];
+      this.steering = 0;
       v.playbackRate = 1;
       return;
     }
-    // Catch up smoothly: proportional speed-up above the target, normal speed at or below it.
+
+    // Otherwise steer the speed: a little faster when frames wait too long, a little slower
+    // when they wait too little (about to stall, or stalling), proportionally but by at least
+    // 2%, until the wait crosses the target; then normal speed again.
+    const t = performance.now();
+    while (this.waits.length && this.waits[0][0] < t - 400) this.waits.shift();
+    let error;
+    let band;
+    if (this.waits.length >= 4) {
+      this.wait = median(this.waits.map((w) => w[1]));
+      error = this.wait / 1000 - target;
+      band = BAND_MS / 1000;
+    } else {
+      // No frame timing (no requestVideoFrameCallback, or nothing shown lately): steer the
+      // lag, which runs about a display refresh behind the wait.
+      this.wait = null;
+      error = lag + 0.016 - target;
+      band = 0.15 * frame;
+    }
+    if (!this.steering && Math.abs(error) > band) this.steering = Math.sign(error);
+    if (this.steering * error <= 0) this.steering = 0;
     let rate = 1;
-    const excess = lag - target;
-    if (excess > 0.5 * frame) rate = 1 + Math.min(MAX_SPEEDUP, excess * 2);
-    if (Math.abs(v.playbackRate - rate) > 0.01) v.playbackRate = rate;
+    if (this.steering > 0) rate = 1 + Math.min(MAX_SPEEDUP, Math.max(0.02, error * 2));
+    else if (this.steering < 0) rate = 1 - Math.min(MAX_SLOWDOWN, Math.max(0.02, -error * 2));
+    if (Math.abs(v.playbackRate - rate) > 0.005) v.playbackRate = rate;
 
     // Trim old media so the buffer stays small for hours.
-    const t = performance.now();
     if (t - this.lastTrim > 2000 && !this.sb.updating) {
       this.lastTrim = t;
       const trimEnd = Math.min(now, end) - KEEP_SECONDS;
@@ -324,6 +409,17 @@ class MsePlayer {
 
   // -- frame timing --
 
+  /** performance.now() when the fragment of media time `mediaTime` (s) arrived, or null. */
+  receivedAt(mediaTime) {
+    const ticks = Math.round(mediaTime * TIMESCALE);
+    for (let i = this.received.length - 1; i >= 0; i--) {
+      const [time, at] = this.received[i];
+      if (Math.abs(time - ticks) <= 1) return at;
+      if (time < ticks - 1) break;
+    }
+    return null;
+  }
+
   watchFrames() {
     const v = this.video;
     if (!v.requestVideoFrameCallback) {
@@ -331,15 +427,15 @@ class MsePlayer {
       return;
     }
     if (this.rvfc != null) v.cancelVideoFrameCallback(this.rvfc);
-    this.lastPresented = 0;
     const onFrame = (now, meta) => {
       this.rvfc = v.requestVideoFrameCallback(onFrame);
       if (this.epoch == null) return;
-      const shown = performance.timeOrigin + (meta.expectedDisplayTime || now);
+      const shown = meta.expectedDisplayTime || now;
       this.stats.width = meta.width;
       this.stats.height = meta.height;
-      this.stats.frameShown(this.epoch + meta.mediaTime * 1000, shown);
-      this.lastFrameMeta = meta;
+      this.stats.frameShown(this.epoch + meta.mediaTime * 1000, performance.timeOrigin + shown);
+      const arrived = this.receivedAt(meta.mediaTime);
+      if (arrived != null) this.waits.push([performance.now(), shown - arrived]);
     };
     this.rvfc = v.requestVideoFrameCallback(onFrame);
   }
