@@ -341,7 +341,7 @@ async def main() -> int:
             await asyncio.sleep(0.1)
         if not arrivals.by_frame:
             raise SystemExit("no frame from the mock camera")
-        print(f"Chromium {subprocess.run([CHROMIUM, '--version'], capture_output=True, text=True).stdout.strip()}; "
+        print(f"{subprocess.run([CHROMIUM, '--version'], capture_output=True, text=True).stdout.strip()}; "
               f"camera {args.width}x{args.height} at {args.fps:g} fps; warm-up {args.warmup:g} s, "
               f"then {args.seconds:g} s per page", flush=True)
         async with async_playwright() as pw:

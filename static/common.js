@@ -214,7 +214,7 @@ export class Stats {
   reset() {
     this.frames = 0;          // frames shown since the page opened
     this.fps = 0;
-    this.kbps = 0;
+    this.kbps = null;         // null until measured over one interval
     this.width = 0;
     this.height = 0;
     this.delayMs = null;      // what the panel shows: median of the last second
@@ -412,7 +412,7 @@ export class PageController {
     const s = this.stats;
     const values = {
       status: text,
-      bitrate: this.connection.wanted ? formatKbps(s.kbps) : "–",
+      bitrate: this.connection.wanted && s.kbps != null ? formatKbps(s.kbps) : "–",
       frames: String(s.frames),
       fps: s.fps.toFixed(0),
       resolution: s.width ? `${s.width}×${s.height}` : "–",

@@ -73,31 +73,28 @@ const TIMESCALE = 90000;
 
 // Live-edge controller.
 //
-// What it steers is the WAIT: how long a frame sits in the browser between arriving on the
-// socket and being on screen (requestVideoFrameCallback's expectedDisplayTime). The delay on
-// screen is the wait plus the few ms from the server to the page. Chrome needs the next frame
-// before the current one has been shown for its share of display refreshes; otherwise it stops
-// ("waiting") and then shows each frame the moment it arrives while currentTime stands still.
-// So the wait must exceed one frame interval plus the jitter of delivery and decoding: the target
-// is one frame interval + a margin. Steering by currentTime against the newest frame's time
-// instead looks right but is not: the display refresh quantizes when a frame is shown (16.7 ms
-// steps at 60 Hz) and, after a stall, currentTime no longer says which frame is on screen, so
-// such a controller speeds up into more stalls.
+// It holds the LAG: how far currentTime runs behind the newest frame's time moved on in real time
+// since that frame arrived, i.e. behind the camera. Chrome needs the next frame before the
+// current one has been shown for its share of display refreshes; otherwise it stops ("waiting")
+// and then shows each frame the moment it arrives while currentTime stands still. So the lag must
+// be about one frame interval plus a margin for the jitter of delivery and decoding.
+//
+// The delay on screen is the lag plus the wait for the next display refresh (0-16.7 ms at 60 Hz).
+// A camera's frame clock drifts against the display's, so that wait sweeps slowly through its
+// range and wraps: the delay saws within one refresh interval while the lag stays put (steering
+// by the measured delay instead would chase the refresh steps). The WAIT of each frame (arrival
+// on the socket -> expectedDisplayTime, from requestVideoFrameCallback) is used for one thing:
+// when frames wait less than half a frame interval, Chrome is showing them as they come (after a
+// stall): slow down until they queue again, never speed up.
 //
 // The margin starts at MARGIN_MS; each stall adds STALL_STEP_MS (up to MAX_MARGIN_MS), for a
 // viewer on a jittery network (a burst of stalls counts once), and every 10 s from 20 s without a
 // stall takes 1 ms off again: the margin settles where stalls are rare, and the delay cannot
-// creep up over hours. Measured here (headless Chromium, 30 fps, 60 Hz): waits under about one
-// frame + 8 ms stall now and then; the default target gives a delay of 42-60 ms, depending on
-// where the camera's frames fall between display refreshes.
-const MARGIN_MS = Number(params.get("margin_ms")) || 14;
+// creep up over hours.
+const MARGIN_MS = Number(params.get("margin_ms")) || 16;
 const STALL_STEP_MS = 4;
 const MAX_MARGIN_MS = 250;
 const ADAPT = params.get("adapt") !== "0";
-// The wait moves in steps of a display refresh, so steering starts only beyond this much off
-// the target (over half a 60 Hz refresh, or it would hunt between two steps) and stops once the
-// wait has crossed the target.
-const BAND_MS = 9;
 const SEEK_SECONDS = 1.0;   // further behind than this (or in a gap): jump to the live edge
 const MAX_SPEEDUP = 0.25;   // playbackRate at most 1.25 while catching up...
 const MAX_SLOWDOWN = 0.1;   // ...and at least 0.9 while letting the buffer grow
@@ -219,8 +216,9 @@ class MsePlayer {
     const quality = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
     return {
       margin: `${this.margin.toFixed(0)} ms`,
-      buffer: this.wait == null ? "–"
-        : `${this.wait.toFixed(0)} ms (target ${(this.target * 1000).toFixed(0)})`,
+      buffer: this.lag == null ? "–"
+        : `${(this.lag * 1000).toFixed(0)} ms (target ${(this.target * 1000).toFixed(0)})`,
+      wait: this.wait == null ? "–" : `${this.wait.toFixed(0)} ms`,
       rate: `${v.playbackRate.toFixed(2)}×`,
       stalls: String(this.stalls),
       seeks: String(this.seeks),
@@ -290,7 +288,7 @@ class MsePlayer {
       if (op.kind === "init") {
         const type = `video/mp4; codecs="${op.codec}"`;
         if (!this.sb) {
-          if (!MediaSource.isTypeSupported(type)) throw new Error(`${op.codec} is not supported here`);
+          if (!ms.constructor.isTypeSupported(type)) throw new Error(`${op.codec} is not supported here`);
           this.sb = ms.addSourceBuffer(type);
           this.sb.mode = "segments";
           this.sb.addEventListener("updateend", () => { this.control(); this.pump(); });
@@ -347,9 +345,8 @@ class MsePlayer {
     }
     const target = frame + this.margin / 1000;
     this.target = target;
-    // lag: how far currentTime runs behind the newest frame, moved on in real time since that
-    // frame arrived (for at most two frame intervals, so a camera that stops does not look like
-    // falling behind). Only for the coarse decisions below, and when the wait is unknown.
+    // The newest frame's time moves on in real time since it arrived (for at most two frame
+    // intervals, so a camera that stops does not look like falling behind).
     const sinceFrame = Math.min((performance.now() - this.lastFragmentAt) / 1000, 2 * frame);
     const end = this.lastFragmentStart != null
       ? Math.min(ranges.end(last), this.lastFragmentStart + sinceFrame) : ranges.end(last);
@@ -371,29 +368,23 @@ class MsePlayer {
       return;
     }
 
-    // Otherwise steer the speed: a little faster when frames wait too long, a little slower
-    // when they wait too little (about to stall, or stalling), proportionally but by at least
-    // 2%, until the wait crosses the target; then normal speed again.
+    // Otherwise steer the speed: once the lag is off the target by more than 0.15 frame, play a
+    // little faster (behind) or slower (too close to the newest frame), proportionally but by at
+    // least 2%, until it is back on target; then normal speed again.
     const t = performance.now();
     while (this.waits.length && this.waits[0][0] < t - 400) this.waits.shift();
-    let error;
-    let band;
-    if (this.waits.length >= 4) {
-      this.wait = median(this.waits.map((w) => w[1]));
-      error = this.wait / 1000 - target;
-      band = BAND_MS / 1000;
-    } else {
-      // No frame timing (no requestVideoFrameCallback, or nothing shown lately): steer the
-      // lag, which runs about a display refresh behind the wait.
-      this.wait = null;
-      error = lag + 0.016 - target;
-      band = 0.15 * frame;
-    }
-    if (!this.steering && Math.abs(error) > band) this.steering = Math.sign(error);
-    if (this.steering * error <= 0) this.steering = 0;
+    this.wait = this.waits.length >= 4 ? median(this.waits.map((w) => w[1])) : null;
+    const error = lag - target;
+    const underflowing = this.wait != null && this.wait < 500 * frame;
+    if (underflowing) this.steering = -1;
+    else if (!this.steering && Math.abs(error) > 0.15 * frame) this.steering = Math.sign(error);
+    if (!underflowing && this.steering * error <= 0.03 * frame) this.steering = 0;
+    if (this.steering > 0 && t - this.lastStallAt < 1000) this.steering = 0;  // let a stall settle
     let rate = 1;
     if (this.steering > 0) rate = 1 + Math.min(MAX_SPEEDUP, Math.max(0.02, error * 2));
-    else if (this.steering < 0) rate = 1 - Math.min(MAX_SLOWDOWN, Math.max(0.02, -error * 2));
+    else if (this.steering < 0) {
+      rate = 1 - Math.min(MAX_SLOWDOWN, Math.max(underflowing ? 0.05 : 0.02, -error * 2));
+    }
     if (Math.abs(v.playbackRate - rate) > 0.005) v.playbackRate = rate;
 
     // Trim old media so the buffer stays small for hours.
