@@ -280,15 +280,16 @@ def test_page_follows_a_resolution_change(kind, server, switching_camera, new_pa
 def test_h264_page_shows_a_jittery_cameras_frames(server, switching_camera, new_page):
     """Frames that arrive late and then in bursts must all play. (MSE drops everything up to the
     next keyframe after a frame that starts over twice the previous frame's declared duration
-    late; with durations guessed from the last interval that left ~4 of 30 frames a second.)"""
+    late; with durations guessed from the last interval, a few of 30 frames a second were left.)"""
     switching_camera(server.camera_url("cam1"), jitter_ms=15)
     page = open_page(new_page(), server, "h264")
     wait_frames(page, 10)
     start = frames(page)
     page.wait_for_timeout(3000)
     shown = (frames(page) - start) / 3
-    # Frames of a burst that land within one display refresh cannot all be shown: ~25 of 30.
-    assert shown >= 18, f"{shown:.1f} frames/s shown"
+    # Frames of a burst that land within one display refresh cannot all be shown: 27-28 of 30
+    # here (15 with the old durations in this test, 3.5 over 30 s in the benchmark).
+    assert shown >= 22, f"{shown:.1f} frames/s shown"
     assert page.evaluate("window.livePlayer.seeks") <= 2
 
 
