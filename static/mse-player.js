@@ -91,7 +91,7 @@ const TIMESCALE = 90000;
 // viewer on a jittery network (a burst of stalls counts once), and every 10 s from 20 s without a
 // stall takes 1 ms off again: the margin settles where stalls are rare, and the delay cannot
 // creep up over hours.
-const MARGIN_MS = Number(params.get("margin_ms")) || 16;
+const MARGIN_MS = Number(params.get("margin_ms")) || 14;
 const STALL_STEP_MS = 4;
 const MAX_MARGIN_MS = 250;
 const ADAPT = params.get("adapt") !== "0";
