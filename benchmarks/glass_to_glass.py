@@ -362,4 +362,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--jittery-camera"]:  # the camera process of --jitter
         url, fps, width, height, jitter = sys.argv[2:7]
         asyncio.run(jittery_camera(url, float(fps), int(width), int(height), float(jitter)))
-    sys.exit(asyncio.run(main()))
+    try:
+        sys.exit(asyncio.run(main()))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the server and camera were stopped
+        sys.exit(130)
