@@ -341,9 +341,11 @@ async def main() -> int:
             await asyncio.sleep(0.1)
         if not arrivals.by_frame:
             raise SystemExit("no frame from the mock camera")
-        print(f"{subprocess.run([CHROMIUM, '--version'], capture_output=True, text=True).stdout.strip()}; "
-              f"camera {args.width}x{args.height} at {args.fps:g} fps; warm-up {args.warmup:g} s, "
-              f"then {args.seconds:g} s per page", flush=True)
+        version = subprocess.run([CHROMIUM, "--version"], capture_output=True,
+                                 text=True).stdout.strip()
+        jitter = f" with jitter (mean {args.jitter:g} ms)" if args.jitter else ""
+        print(f"{version}; camera {args.width}x{args.height} at {args.fps:g} fps{jitter}; "
+              f"warm-up {args.warmup:g} s, then {args.seconds:g} s per page", flush=True)
         async with async_playwright() as pw:
             for kind in args.pages.split(","):
                 result = await measure_page(pw.chromium, procs, arrivals, kind.strip(),
