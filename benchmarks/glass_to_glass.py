@@ -217,9 +217,9 @@ async def jittery_camera(url: str, fps: float, width: int, height: int,
 
 
 async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind: str,
-                       seconds: float, warmup: float) -> dict:
+                       seconds: float, warmup: float, query: str = "") -> dict:
     path = "/" if kind == "h264" else "/mjpeg"
-    url = f"http://127.0.0.1:{procs.http}{path}?camera={CAMERA}&ws_port={procs.view}" + os.environ.get("G2G_QUERY", "")
+    url = f"http://127.0.0.1:{procs.http}{path}?camera={CAMERA}&ws_port={procs.view}{query}"
     context = await browser_type.launch_persistent_context(
         tempfile.mkdtemp(prefix="g2g-chromium-"), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
         headless=True, viewport={"width": 1000, "height": 800})
@@ -322,6 +322,8 @@ async def main() -> int:
     p.add_argument("--jitter", type=float, default=0, metavar="MS",
                    help="use a camera whose frames leave late by a random delay (mean MS), "
                         "like one on busy Wi-Fi, instead of mock_camera.py's steady rate")
+    p.add_argument("--query", default="", help="appended to the pages' URL, e.g. "
+                   "'&margin_ms=20' (H.264 page tuning: margin_ms, adapt=0)")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
     # `timeout`, Ctrl-C: stop the server and camera on the way out.
@@ -349,7 +351,7 @@ async def main() -> int:
         async with async_playwright() as pw:
             for kind in args.pages.split(","):
                 result = await measure_page(pw.chromium, procs, arrivals, kind.strip(),
-                                            args.seconds, args.warmup)
+                                            args.seconds, args.warmup, args.query)
                 results.append(result)
                 report(result, args.seconds)
         arrival_task.cancel()
