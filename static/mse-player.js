@@ -7,7 +7,7 @@
 
 import { PageController, localNow, median, params } from "./common.js";
 
-// -- fMP4 fragment parsing (just enough: decode time, duration, keyframe) ------------------------
+// -- fMP4 fragment parsing (just enough: decode time, keyframe) ----------------------------------
 
 function boxes(view, start, end) {
   const out = [];
@@ -30,7 +30,8 @@ function boxes(view, start, end) {
   return out;
 }
 
-/** {time (90 kHz ticks), duration (ticks), key} of a moof+mdat fragment, or null. */
+/** {time (90 kHz ticks), key} of a moof+mdat fragment, or null. Declared durations are
+ * skipped: the server declares 1 s on every frame (see camserver/packager.py). */
 export function parseFragment(buffer) {
   const view = new DataView(buffer);
   const moof = boxes(view, 0, view.byteLength).find((b) => b.type === "moof");
@@ -38,7 +39,6 @@ export function parseFragment(buffer) {
   const traf = boxes(view, moof.start, moof.end).find((b) => b.type === "traf");
   if (!traf) return null;
   let time = null;
-  let duration = 0;
   let key = false;
   for (const b of boxes(view, traf.start, traf.end)) {
     const version = view.getUint8(b.start);
@@ -52,7 +52,7 @@ export function parseFragment(buffer) {
       let firstFlags = null;
       if (flags & 0x4) { firstFlags = view.getUint32(pos); pos += 4; }
       for (let i = 0; i < count; i++) {
-        if (flags & 0x100) { duration += view.getUint32(pos); pos += 4; }
+        if (flags & 0x100) pos += 4;  // duration
         if (flags & 0x200) pos += 4;
         let sampleFlags = null;
         if (flags & 0x400) { sampleFlags = view.getUint32(pos); pos += 4; }
@@ -64,7 +64,7 @@ export function parseFragment(buffer) {
       }
     }
   }
-  return time == null ? null : { time, duration, key };
+  return time == null ? null : { time, key };
 }
 
 // -- The player --------------------------------------------------------------------------------
