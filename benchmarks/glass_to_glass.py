@@ -74,12 +74,18 @@ PROBE_JS = r"""
   if (kind === "h264") {
     const video = document.querySelector("video");
     video.addEventListener("waiting", () => { if (!video.seeking) window.__benchWaiting++; });
+    let last = -1;
     const onFrame = (now, meta) => {
       video.requestVideoFrameCallback(onFrame);
       const h = meta.height;
       sctx.drawImage(video, 0, h - BLOCK, BITS * BLOCK, BLOCK, 0, 0, BITS * BLOCK, BLOCK);
       const row = sctx.getImageData(0, BLOCK / 2, BITS * BLOCK, 1).data;
-      out.push({ n: decode(row), shown: performance.timeOrigin + meta.expectedDisplayTime,
+      const n = decode(row);
+      // A camera frame counts when it first reaches the screen (the server's repeats show it
+      // again: see camserver/repeat.py).
+      if (n === last) return;
+      last = n;
+      out.push({ n, shown: performance.timeOrigin + meta.expectedDisplayTime,
                  mediaTime: meta.mediaTime, w: meta.width, h });
     };
     video.requestVideoFrameCallback(onFrame);

@@ -110,6 +110,14 @@ class Fanout:
             if self._may_send_video(viewer, frame.keyframe):
                 self._send(viewer, frame.ts if viewer.format == "ts" else frame.fmp4)
 
+    def publish_repeat(self, frame: VideoFrame) -> None:
+        """A repeat picture (packager.Packager.repeat): for fMP4 viewers that are playing, never
+        kept for viewers who join later."""
+        for viewer in self.viewers:
+            if viewer.format == "fmp4" and not viewer.skipping \
+                    and viewer.backlog() <= self.limit_bytes:
+                self._send(viewer, frame.fmp4)
+
     def publish_jpeg(self, message: bytes) -> None:
         """``message`` is :data:`MJPEG_HEADER` + JPEG."""
         self.last_jpeg = message

@@ -32,6 +32,9 @@ _TRUN_FLAGS = 0x000001 | 0x000100 | 0x000200 | 0x000400
 # sample_depends_on=1 and sample_is_non_sync_sample for the others.
 _KEYFRAME_SAMPLE_FLAGS = 0x02000000
 _NON_KEYFRAME_SAMPLE_FLAGS = 0x01010000
+# A repeat picture (camserver/repeat.py) also has sample_is_depended_on=2: nothing refers to it.
+# Players may drop it; the H.264 page reads it to tell repeats from camera frames.
+_DISPOSABLE_SAMPLE_FLAGS = _NON_KEYFRAME_SAMPLE_FLAGS | 0x00800000
 
 
 def box(type: bytes, *payloads: bytes) -> bytes:
@@ -166,6 +169,7 @@ def fragment(
     duration: int,
     access_unit_avcc: bytes,
     keyframe: bool,
+    disposable: bool = False,
 ) -> bytes:
     """Return a ``moof`` and ``mdat`` pair holding one access unit as one sample.
 
@@ -173,10 +177,11 @@ def fragment(
     ``base_decode_time`` and ``duration`` are in :data:`TIMESCALE` units.
     ``access_unit_avcc`` is stored as is: length-prefixed NAL units, with
     the length size announced by the init segment's ``avcC`` (4 bytes from
-    FFmpeg).
+    FFmpeg). ``disposable`` marks a non-keyframe no other sample depends on.
 
     """
-    sample_flags = _KEYFRAME_SAMPLE_FLAGS if keyframe else _NON_KEYFRAME_SAMPLE_FLAGS
+    sample_flags = (_KEYFRAME_SAMPLE_FLAGS if keyframe else
+                    _DISPOSABLE_SAMPLE_FLAGS if disposable else _NON_KEYFRAME_SAMPLE_FLAGS)
     sample_size = len(access_unit_avcc)
 
     def build_moof(data_offset: int) -> bytes:

@@ -22,16 +22,23 @@ from collections.abc import Iterator
 __all__ = [
     "AvcConfig",
     "H264Error",
+    "PpsInfo",
+    "SliceInfo",
     "SpsInfo",
     "avcc_to_annexb",
     "iter_avcc_nal_units",
     "nal_unit_type",
+    "parse_pps",
+    "parse_slice_start",
     "parse_sps",
 ]
 
 START_CODE = b"\x00\x00\x00\x01"
 
+NAL_TYPE_SLICE = 1
+NAL_TYPE_IDR = 5
 NAL_TYPE_SPS = 7
+NAL_TYPE_PPS = 8
 
 # Profiles whose SPS carries chroma format, bit depths and scaling lists
 # (H.264 section 7.3.2.1.1).
@@ -105,6 +112,39 @@ class SpsInfo:
     level_idc: int
     width: int
     height: int
+    # What writing a slice header takes (see camserver/repeat.py); not part of equality so that
+    # two SPSs describing the same picture compare equal.
+    sps_id: int = dataclasses.field(default=0, compare=False)
+    log2_max_frame_num: int = dataclasses.field(default=4, compare=False)
+    pic_order_cnt_type: int = dataclasses.field(default=0, compare=False)
+    log2_max_pic_order_cnt_lsb: int = dataclasses.field(default=4, compare=False)
+    frame_mbs_only: bool = dataclasses.field(default=True, compare=False)
+    separate_colour_plane: bool = dataclasses.field(default=False, compare=False)
+    macroblocks: int = dataclasses.field(default=0, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class PpsInfo:
+    """Fields of a picture parameter set that writing a P slice header depends on."""
+
+    pps_id: int
+    sps_id: int
+    cabac: bool
+    bottom_field_pic_order_in_frame_present: bool
+    slice_groups: int
+    weighted_pred: bool
+    deblocking_filter_control_present: bool
+    redundant_pic_cnt_present: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceInfo:
+    """The start of a slice header: enough to place a picture after it."""
+
+    nal_ref_idc: int
+    idr: bool
+    frame_num: int
+    pic_order_cnt_lsb: int | None
 
 
 class _BitReader:
@@ -120,7 +160,7 @@ class _BitReader:
     def read_bits(self, count: int) -> int:
         end = self._position + count
         if end > self._size:
-            raise H264Error("truncated SPS")
+            raise H264Error("truncated parameter set or slice header")
         self._position = end
         return (self._value >> (self._size - end)) & ((1 << count) - 1)
 
@@ -133,7 +173,7 @@ class _BitReader:
             leading_zeros += 1
             # ue(v) syntax elements never exceed 32 bits; more zeros is garbage.
             if leading_zeros > 31:
-                raise H264Error("invalid Exp-Golomb code in SPS")
+                raise H264Error("invalid Exp-Golomb code")
         return (1 << leading_zeros) - 1 + self.read_bits(leading_zeros)
 
     def read_se(self) -> int:
@@ -172,7 +212,7 @@ def parse_sps(nal: bytes) -> SpsInfo:
     profile_idc = reader.read_bits(8)
     constraint_flags = reader.read_bits(8)
     level_idc = reader.read_bits(8)
-    reader.read_ue()  # seq_parameter_set_id
+    sps_id = reader.read_ue()
 
     chroma_format_idc = 1  # 4:2:0 when absent
     separate_colour_plane = False
@@ -188,10 +228,11 @@ def parse_sps(nal: bytes) -> SpsInfo:
                 if reader.read_flag():  # seq_scaling_list_present_flag
                     _skip_scaling_list(reader, 16 if index < 6 else 64)
 
-    reader.read_ue()  # log2_max_frame_num_minus4
+    log2_max_frame_num = reader.read_ue() + 4
     pic_order_cnt_type = reader.read_ue()
+    log2_max_pic_order_cnt_lsb = 4
     if pic_order_cnt_type == 0:
-        reader.read_ue()  # log2_max_pic_order_cnt_lsb_minus4
+        log2_max_pic_order_cnt_lsb = reader.read_ue() + 4
     elif pic_order_cnt_type == 1:
         reader.read_flag()  # delta_pic_order_always_zero_flag
         reader.read_se()  # offset_for_non_ref_pic
@@ -229,7 +270,64 @@ def parse_sps(nal: bytes) -> SpsInfo:
     height = field_factor * height_in_map_units * 16 - crop_unit_y * (crop_top + crop_bottom)
     if width <= 0 or height <= 0:
         raise H264Error("SPS cropping leaves an empty picture")
-    return SpsInfo(profile_idc, constraint_flags, level_idc, width, height)
+    return SpsInfo(profile_idc, constraint_flags, level_idc, width, height, sps_id,
+                   log2_max_frame_num, pic_order_cnt_type, log2_max_pic_order_cnt_lsb,
+                   frame_mbs_only, separate_colour_plane,
+                   width_in_mbs * height_in_map_units * field_factor)
+
+
+def parse_pps(nal: bytes) -> PpsInfo:
+    """Parse the start of a picture parameter set NAL unit (header byte included)."""
+    if nal_unit_type(nal) != NAL_TYPE_PPS:
+        raise H264Error(f"not a PPS: NAL unit type {nal_unit_type(nal)}")
+    reader = _BitReader(_remove_emulation_prevention(nal[1:]))
+    pps_id = reader.read_ue()
+    sps_id = reader.read_ue()
+    cabac = reader.read_flag()
+    bottom_field_pic_order = reader.read_flag()
+    slice_groups = reader.read_ue() + 1
+    if slice_groups > 1:
+        # Slice group maps are long and only in Extended profile streams, which no encoder
+        # here makes: report the count and stop reading.
+        return PpsInfo(pps_id, sps_id, cabac, bottom_field_pic_order, slice_groups,
+                       False, False, False)
+    reader.read_ue()  # num_ref_idx_l0_default_active_minus1
+    reader.read_ue()  # num_ref_idx_l1_default_active_minus1
+    weighted_pred = reader.read_flag()
+    reader.read_bits(2)  # weighted_bipred_idc
+    reader.read_se()  # pic_init_qp_minus26
+    reader.read_se()  # pic_init_qs_minus26
+    reader.read_se()  # chroma_qp_index_offset
+    deblocking_control = reader.read_flag()
+    reader.read_flag()  # constrained_intra_pred_flag
+    redundant_pic_cnt = reader.read_flag()
+    return PpsInfo(pps_id, sps_id, cabac, bottom_field_pic_order, slice_groups, weighted_pred,
+                   deblocking_control, redundant_pic_cnt)
+
+
+def parse_slice_start(nal: bytes, sps: SpsInfo) -> SliceInfo:
+    """Read nal_ref_idc, frame_num and (POC type 0) pic_order_cnt_lsb of a coded slice NAL."""
+    kind = nal_unit_type(nal)
+    if kind not in (NAL_TYPE_SLICE, NAL_TYPE_IDR):
+        raise H264Error(f"not a coded slice: NAL unit type {kind}")
+    # A slice header's first fields fit in a few bytes; no need to unescape a whole slice.
+    reader = _BitReader(_remove_emulation_prevention(nal[1:32]))
+    reader.read_ue()  # first_mb_in_slice
+    reader.read_ue()  # slice_type
+    reader.read_ue()  # pic_parameter_set_id
+    if sps.separate_colour_plane:
+        reader.read_bits(2)  # colour_plane_id
+    frame_num = reader.read_bits(sps.log2_max_frame_num)
+    field_pic = False
+    if not sps.frame_mbs_only:
+        field_pic = reader.read_flag()
+        if field_pic:
+            reader.read_flag()  # bottom_field_flag
+    idr = kind == NAL_TYPE_IDR
+    if idr:
+        reader.read_ue()  # idr_pic_id
+    lsb = reader.read_bits(sps.log2_max_pic_order_cnt_lsb) if sps.pic_order_cnt_type == 0 else None
+    return SliceInfo((nal[0] >> 5) & 3, idr, frame_num, lsb)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from . import fmp4
 from .h264 import AvcConfig, avcc_to_annexb
 from .mpegts import TsMuxer
+from .repeat import RepeatMaker
 
 # fMP4 wants each frame's duration when the frame is sent, before the next one exists. Every
 # fragment declares 1 s instead of a guess from the last interval: Media Source Extensions treat a
@@ -25,6 +26,9 @@ from .mpegts import TsMuxer
 # previous one's declared interval, which MSE keeps (players measure the live edge from the
 # newest frame's time, not from buffered.end()).
 FRAGMENT_DURATION = fmp4.TIMESCALE
+# Chrome drops a frame less than 1 ms after the previous one; a camera frame that arrives just
+# after a repeat was sent is placed at least this far after it (90 kHz ticks, 2 ms).
+MIN_AFTER_REPEAT = 180
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,8 @@ class VideoFrame:
     keyframe: bool
     ts: bytes
     fmp4: bytes
+    #: A repeat of the previous picture for fMP4 viewers (``ts`` is empty): see repeat.py.
+    repeat: bool = False
 
 
 class Packager:
@@ -51,6 +57,8 @@ class Packager:
         self._parameter_sets = b""
         self._seq = 0
         self._last_pts: int | None = None
+        self._last_was_repeat = False
+        self._repeats: RepeatMaker | None = None
         self.init: InitSegment | None = None
 
     def set_config(self, config: AvcConfig) -> InitSegment | None:
@@ -58,6 +66,7 @@ class Packager:
         if self._config is not None and config.record == self._config.record:
             return None
         self._config = config
+        self._repeats = RepeatMaker(config)
         self._parameter_sets = config.annexb_parameter_sets
         self.init = InitSegment(config.codec_string, config.width, config.height,
                                 fmp4.init_segment(config, config.width, config.height))
@@ -66,11 +75,31 @@ class Packager:
     def package(self, avcc: bytes, keyframe: bool, pts: int) -> VideoFrame:
         if self._config is None:
             raise RuntimeError("package() before set_config()")
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # two frames in one tick: keep decode order strict
+        if self._last_pts is not None:
+            if self._last_was_repeat:
+                pts = max(pts, self._last_pts + MIN_AFTER_REPEAT)
+            elif pts <= self._last_pts:
+                pts = self._last_pts + 1  # two frames in one tick: keep decode order strict
         self._last_pts = pts
+        self._last_was_repeat = False
         self._seq += 1
+        self._repeats.observe(avcc)
         annexb = avcc_to_annexb(avcc, self._config.nal_length_size)
         ts = self._ts.mux(annexb, pts, keyframe, self._parameter_sets if keyframe else b"")
         fragment = fmp4.fragment(self._seq, pts, FRAGMENT_DURATION, avcc, keyframe)
         return VideoFrame(self._seq, pts, keyframe, ts, fragment)
+
+    def repeat(self, pts: int) -> VideoFrame | None:
+        """An fMP4 repeat of the last packaged picture at ``pts``, or None if none can be made
+        (no picture yet, an encoder whose stream repeat.py cannot extend, or ``pts`` not after
+        the last frame)."""
+        if self._repeats is None or self._last_pts is None or pts <= self._last_pts:
+            return None
+        avcc = self._repeats.make()
+        if avcc is None:
+            return None
+        self._last_pts = pts
+        self._last_was_repeat = True
+        self._seq += 1
+        fragment = fmp4.fragment(self._seq, pts, FRAGMENT_DURATION, avcc, False, disposable=True)
+        return VideoFrame(self._seq, pts, False, b"", fragment, repeat=True)

@@ -26,6 +26,13 @@ from .transcoder import Transcoder
 log = logging.getLogger(__name__)
 
 TICKS_PER_SECOND = 90000
+#: Between camera frames, MSE viewers get a repeat of the last picture every display refresh
+#: (60 Hz), so that Chrome renders every refresh instead of once per camera frame (repeat.py).
+#: A repeat goes out at its slot whenever no newer JPEG has arrived by then, also in the slot
+#: where the next camera frame is due: a late camera frame then costs no stall.
+REPEAT_INTERVAL = 1 / 60
+#: No repeats once the camera has been silent this long.
+REPEAT_FOR = 2.0
 
 
 class CameraStream:
@@ -58,6 +65,8 @@ class CameraStream:
         #: Server-added delay of recent frames, ms: JPEG received -> first viewer's bytes written.
         self.delays_ms: collections.deque[float] = collections.deque(maxlen=300)
         self._grace_timer: asyncio.TimerHandle | None = None
+        self._repeat_timer: asyncio.TimerHandle | None = None
+        self._newest_arrival: float | None = None
         self._closing: asyncio.Task | None = None
 
     # -- camera side -----------------------------------------------------------------------------
@@ -78,6 +87,7 @@ class CameraStream:
             return  # an old connection that was taken over: the stream is not its any more
         self.camera = self.camera_peer = None
         self.last_seen = time.monotonic()
+        self._cancel_repeats()
         self.fanout.publish_event({"type": "camera", "state": "offline", "camera": self.id})
         self._grace_timer = asyncio.get_running_loop().call_later(self._grace, self._stop_encoder)
 
@@ -85,6 +95,8 @@ class CameraStream:
         """A checked JPEG that was fully received at monotonic time ``arrived``."""
         self.frames_in += 1
         self.last_seen = arrived
+        self._cancel_repeats()
+        self._newest_arrival = arrived
         self._in_rate.add(now=arrived)
         size = (info.width, info.height)
         if size != self.size:
@@ -118,6 +130,32 @@ class CameraStream:
         self.fanout.publish_video(frame)
         self.frames_encoded += 1
         self._out_rate.add(len(frame.ts), now)
+        if tag is not None and arrived == self._newest_arrival:
+            self._schedule_repeat(arrived, frame.pts, 1)
+
+    def _schedule_repeat(self, arrived: float, pts: int, n: int) -> None:
+        """Plan the ``n``-th repeat of the picture whose JPEG arrived at ``arrived``."""
+        if n * REPEAT_INTERVAL > REPEAT_FOR:
+            return
+        self._repeat_timer = asyncio.get_running_loop().call_at(
+            arrived + n * REPEAT_INTERVAL, self._send_repeat, arrived, pts, n)
+
+    def _send_repeat(self, arrived: float, pts: int, n: int) -> None:
+        self._repeat_timer = None
+        if arrived != self._newest_arrival:
+            return  # a newer JPEG is on its way through the encoder
+        # The repeat's time is its slot, which is now at the latest: every JPEG still to come
+        # arrives after it.
+        frame = self.packager.repeat(pts + round(n * REPEAT_INTERVAL * TICKS_PER_SECOND))
+        if frame is None:
+            return
+        self.fanout.publish_repeat(frame)
+        self._schedule_repeat(arrived, pts, n + 1)
+
+    def _cancel_repeats(self) -> None:
+        if self._repeat_timer is not None:
+            self._repeat_timer.cancel()
+            self._repeat_timer = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -133,6 +171,7 @@ class CameraStream:
         self._closing = asyncio.ensure_future(self.transcoder.close())
 
     async def shutdown(self) -> None:
+        self._cancel_repeats()
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         await self.transcoder.shutdown()

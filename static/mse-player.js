@@ -30,8 +30,10 @@ function boxes(view, start, end) {
   return out;
 }
 
-/** {time (90 kHz ticks), key} of a moof+mdat fragment, or null. Declared durations are
- * skipped: the server declares 1 s on every frame (see camserver/packager.py). */
+/** {time (90 kHz ticks), key, repeat} of a moof+mdat fragment, or null. `repeat`: a picture
+ * nothing depends on (sample_is_depended_on = 2), which is how the server marks its repeats of
+ * the previous camera frame (camserver/repeat.py). Declared durations are skipped: the server
+ * declares 1 s on every frame (see camserver/packager.py). */
 export function parseFragment(buffer) {
   const view = new DataView(buffer);
   const moof = boxes(view, 0, view.byteLength).find((b) => b.type === "moof");
@@ -40,6 +42,7 @@ export function parseFragment(buffer) {
   if (!traf) return null;
   let time = null;
   let key = false;
+  let repeat = false;
   for (const b of boxes(view, traf.start, traf.end)) {
     const version = view.getUint8(b.start);
     const flags = view.getUint32(b.start) & 0xffffff;
@@ -60,11 +63,12 @@ export function parseFragment(buffer) {
         if (i === 0) {
           const f = firstFlags ?? sampleFlags;
           key = f != null && !((f >>> 16) & 1) && ((f >>> 24) & 3) !== 1;
+          repeat = f != null && ((f >>> 22) & 3) === 2;
         }
       }
     }
   }
-  return time == null ? null : { time, key };
+  return time == null ? null : { time, key, repeat };
 }
 
 // -- The player --------------------------------------------------------------------------------
@@ -73,27 +77,27 @@ const TIMESCALE = 90000;
 
 // Live-edge controller.
 //
-// It holds the LAG: how far currentTime runs behind the newest frame's time moved on in real time
-// since that frame arrived, i.e. behind the camera. Chrome needs the next frame before the
-// current one has been shown for its share of display refreshes; otherwise it stops ("waiting")
-// and then shows each frame the moment it arrives while currentTime stands still. So the lag must
-// be about one frame interval plus a margin for the jitter of delivery and decoding.
+// It holds the LAG: how far currentTime runs behind the newest fragment's time moved on in real
+// time since that fragment arrived, i.e. behind the camera. The server sends a fragment every
+// display refresh (camera frames, and repeats of them in between: camserver/repeat.py), Chrome
+// renders one per refresh, and it counts a fragment used up once picked. So each fragment must
+// be decoded before Chrome picks the one before it, about a refresh before its own turn;
+// otherwise Chrome stops ("waiting") and then shows each fragment the moment it arrives while
+// currentTime stands still. The lag is one fragment interval plus a MARGIN.
 //
-// The delay on screen is the lag plus the wait for the next display refresh (0-16.7 ms at 60 Hz).
-// A camera's frame clock drifts against the display's, so that wait sweeps slowly through its
-// range and wraps: the delay saws within one refresh interval while the lag stays put (steering
-// by the measured delay instead would chase the refresh steps). The WAIT of each frame (arrival
-// on the socket -> expectedDisplayTime, from requestVideoFrameCallback) is used for one thing:
-// when frames wait less than half a frame interval, Chrome is showing them as they come (after a
-// stall): slow down until they queue again, never speed up.
-//
-// The margin starts at MARGIN_MS; each stall adds STALL_STEP_MS (up to MAX_MARGIN_MS), for a
-// viewer on a jittery network (a burst of stalls counts once), and every 10 s from 20 s without a
-// stall takes 1 ms off again: the margin settles where stalls are rare, and the delay cannot
-// creep up over hours. Measured (headless Chromium 156, 30 fps camera, 60 Hz): frames that wait
-// less than about a frame interval + 12 ms make Chrome stall; margin 14 gives a delay of 44-61 ms
-// depending on the refresh phase, with a stall at most when the phase wraps (every few minutes).
-const MARGIN_MS = Number(params.get("margin_ms")) || 14;
+// The WAIT of each fragment (arrival on the socket -> expectedDisplayTime, from
+// requestVideoFrameCallback) shows how close that is: measured in headless Chromium 156 at
+// 60 Hz, fragments that would wait under ~20 ms stall. A fragment can only be shown on a
+// refresh, so when the lag changes the wait moves in whole refresh steps, and which step a lag
+// gives depends on where the camera's frames fall between refreshes (different every run). So
+// the waits steer the margin: when the lowest waits of the last 2 s (5th percentile) are under
+// WAIT_FLOOR_MS it grows 2 ms; when they are more than a refresh + 4 ms above it, it shrinks
+// 1 ms; at most one step a second, on target. The wait settles on the lowest refresh step at or
+// above the floor, and the delay cannot creep up over hours. A stall adds STALL_STEP_MS at once
+// (a burst of stalls counts once). When fragments wait less than half an interval, Chrome is
+// showing them as they come (after a stall): slow down until they queue again.
+const MARGIN_MS = Number(params.get("margin_ms")) || 20;
+const WAIT_FLOOR_MS = Number(params.get("wait_floor_ms")) || 25;
 const STALL_STEP_MS = 4;
 const MAX_MARGIN_MS = 250;
 const ADAPT = params.get("adapt") !== "0";
@@ -122,7 +126,9 @@ class MsePlayer {
     this.margin = MARGIN_MS;  // ms: the adaptive part of the target, see MARGIN_MS
     this.steering = 0;        // +1 catching up, -1 falling back, 0 on target
     this.received = [];       // [media time (ticks), performance.now()] of recent fragments
-    this.waits = [];          // [performance.now(), wait ms] of recently shown frames
+    this.waits = [];          // [performance.now(), wait ms] of recently shown fragments
+    this.waitLog = [];        // the same over 2 s, for the margin
+    this.lastMarginChange = 0;
     this.wait = null;         // median of the recent waits, ms
     this.lastStallAt = performance.now();
     this.lastSeekAt = 0;
@@ -189,8 +195,9 @@ class MsePlayer {
       if (!fragment) return;
       if (this.needKey && !fragment.key) return;  // a decoder can only start at a keyframe
       this.needKey = false;
-      // The frame interval, from the frames' own times (their declared durations are only
-      // the server's guess, made before the next frame existed).
+      // The interval between fragments (camera frames and the server's repeats of them: one
+      // display refresh while repeats come), from their own times (their declared durations
+      // are only the server's guess, made before the next frame existed).
       const start = fragment.time / TIMESCALE;
       if (this.lastFragmentStart != null) {
         const d = start - this.lastFragmentStart;
@@ -198,7 +205,7 @@ class MsePlayer {
       }
       this.lastFragmentStart = start;
       this.lastFragmentAt = performance.now();
-      this.received.push([fragment.time, this.lastFragmentAt]);
+      this.received.push([fragment.time, this.lastFragmentAt, fragment.repeat]);
       if (this.received.length > 120) this.received.splice(0, 60);
       this.queue.push({ kind: "media", data, key: fragment.key });
     }
@@ -239,6 +246,7 @@ class MsePlayer {
     this.lag = null;
     this.wait = null;
     this.waits = [];
+    this.waitLog = [];
     this.received = [];
     this.steering = 0;
     this.lastFragmentStart = null;
@@ -341,10 +349,6 @@ class MsePlayer {
     const liveStart = ranges.start(last);
     const now = v.currentTime;
     const frame = Math.min(Math.max(this.frameInterval, 1 / 60), 0.25);
-    if (this.margin > MARGIN_MS && performance.now() - this.lastStallAt > 20000) {
-      this.margin = Math.max(MARGIN_MS, this.margin - 1);
-      this.lastStallAt = performance.now() - 10000;  // the next step in 10 s
-    }
     const target = frame + this.margin / 1000;
     this.target = target;
     // The newest frame's time moves on in real time since it arrived (for at most two frame
@@ -365,6 +369,7 @@ class MsePlayer {
       this.seeks++;
       this.lastSeekAt = performance.now();
       this.waits = [];
+      this.waitLog = [];
       this.steering = 0;
       v.playbackRate = 1;
       return;
@@ -376,6 +381,7 @@ class MsePlayer {
     const t = performance.now();
     while (this.waits.length && this.waits[0][0] < t - 400) this.waits.shift();
     this.wait = this.waits.length >= 4 ? median(this.waits.map((w) => w[1])) : null;
+    this.adaptMargin(t, frame);
     const error = lag - target;
     const underflowing = this.wait != null && this.wait < 500 * frame;
     if (underflowing) this.steering = -1;
@@ -400,15 +406,32 @@ class MsePlayer {
     }
   }
 
+  /** The margin from the fragments' waits (see the comment on the controller). */
+  adaptMargin(t, frame) {
+    while (this.waitLog.length && this.waitLog[0][0] < t - 2000) this.waitLog.shift();
+    if (!ADAPT || this.steering || this.waitLog.length < 30 || t - this.lastMarginChange < 1000
+        || t - this.lastSeekAt < 2000 || t - this.lastStallAt < 2000) return;
+    const waits = this.waitLog.map((w) => w[1]).sort((a, b) => a - b);
+    const low = waits[Math.floor(waits.length * 0.05)];
+    if (low < WAIT_FLOOR_MS) {
+      this.margin = Math.min(MAX_MARGIN_MS, this.margin + 2);
+      this.lastMarginChange = t;
+    } else if (low > WAIT_FLOOR_MS + frame * 1000 + 4 && this.margin >= 1) {
+      this.margin -= 1;
+      this.lastMarginChange = t;
+    }
+  }
+
   // -- frame timing --
 
-  /** performance.now() when the fragment of media time `mediaTime` (s) arrived, or null. */
-  receivedAt(mediaTime) {
+  /** [media time (ticks), performance.now() at arrival, repeat] of the fragment of media time
+   * `mediaTime` (s), or null. */
+  received_(mediaTime) {
     const ticks = Math.round(mediaTime * TIMESCALE);
     for (let i = this.received.length - 1; i >= 0; i--) {
-      const [time, at] = this.received[i];
-      if (Math.abs(time - ticks) <= 1) return at;
-      if (time < ticks - 1) break;
+      const entry = this.received[i];
+      if (Math.abs(entry[0] - ticks) <= 1) return entry;
+      if (entry[0] < ticks - 1) break;
     }
     return null;
   }
@@ -426,9 +449,14 @@ class MsePlayer {
       const shown = meta.expectedDisplayTime || now;
       this.stats.width = meta.width;
       this.stats.height = meta.height;
+      const fragment = this.received_(meta.mediaTime);
+      if (fragment != null) {
+        this.waits.push([performance.now(), shown - fragment[1]]);
+        this.waitLog.push([performance.now(), shown - fragment[1]]);
+      }
+      // A repeat shows the camera frame already counted, at a time that is not an arrival.
+      if (fragment?.[2]) return;
       this.stats.frameShown(this.epoch + meta.mediaTime * 1000, performance.timeOrigin + shown);
-      const arrived = this.receivedAt(meta.mediaTime);
-      if (arrived != null) this.waits.push([performance.now(), shown - arrived]);
     };
     this.rvfc = v.requestVideoFrameCallback(onFrame);
   }
