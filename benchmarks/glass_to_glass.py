@@ -75,8 +75,19 @@ PROBE_JS = r"""
     const video = document.querySelector("video");
     video.addEventListener("waiting", () => { if (!video.seeking) window.__benchWaiting++; });
     let last = -1;
+    let lastCameraFrame = null;  // media time (ticks) of the camera frame last read
     const onFrame = (now, meta) => {
       video.requestVideoFrameCallback(onFrame);
+      // A repeat (camserver/repeat.py) of a camera frame already read shows nothing new: skip
+      // the read-back, which costs the page's main thread at 60 per second.
+      const received = window.livePlayer.received;
+      const ticks = Math.round(meta.mediaTime * 90000);
+      let source = null;
+      for (let i = received.length - 1; i >= 0; i--) {
+        if (received[i][0] <= ticks + 1 && !received[i][2]) { source = received[i][0]; break; }
+      }
+      if (source != null && source === lastCameraFrame) return;
+      lastCameraFrame = source;
       const h = meta.height;
       sctx.drawImage(video, 0, h - BLOCK, BITS * BLOCK, BLOCK, 0, 0, BITS * BLOCK, BLOCK);
       const row = sctx.getImageData(0, BLOCK / 2, BITS * BLOCK, 1).data;

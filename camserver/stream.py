@@ -26,11 +26,19 @@ from .transcoder import Transcoder
 log = logging.getLogger(__name__)
 
 TICKS_PER_SECOND = 90000
-#: Between camera frames, MSE viewers get a repeat of the last picture every display refresh
-#: (60 Hz), so that Chrome renders every refresh instead of once per camera frame (repeat.py).
-#: A repeat goes out at its slot whenever no newer JPEG has arrived by then, also in the slot
-#: where the next camera frame is due: a late camera frame then costs no stall.
-REPEAT_INTERVAL = 1 / 60
+#: MSE viewers get each picture twice: the camera frame, then a repeat of it SHADOW later; and
+#: while no newer JPEG has arrived, another such pair every REPEAT_INTERVAL (repeat.py). Why, as
+#: measured in headless Chromium 156 at 60 Hz:
+#: - Chrome renders a video as often as it has frames: one pair per 33 ms averages 16.7 ms per
+#:   frame, so it renders every refresh and the delay moves in 16.7 ms steps, not 33 ms ones.
+#: - Frame durations this uneven (2 ms, 31 ms) make Chrome treat the video as variable-rate.
+#:   Then it plays on when a frame comes late (the last one lasts its declared 1 s), instead of
+#:   stopping ("waiting") as it does for an even rate. Even repeats every 16.7 ms stalled 4 times
+#:   in 30 s; uneven ones none.
+#: - The picture is shown through its repeat, which covers the frame's interval; the camera
+#:   frame itself (2 ms) is decoded but rarely painted.
+REPEAT_INTERVAL = 1 / 30
+SHADOW = 0.002
 #: No repeats once the camera has been silent this long.
 REPEAT_FOR = 2.0
 
@@ -131,26 +139,26 @@ class CameraStream:
         self.frames_encoded += 1
         self._out_rate.add(len(frame.ts), now)
         if tag is not None and arrived == self._newest_arrival:
-            self._schedule_repeat(arrived, frame.pts, 1)
+            self._send_repeats(arrived, frame.pts, 0)
 
-    def _schedule_repeat(self, arrived: float, pts: int, n: int) -> None:
-        """Plan the ``n``-th repeat of the picture whose JPEG arrived at ``arrived``."""
-        if n * REPEAT_INTERVAL > REPEAT_FOR:
-            return
-        self._repeat_timer = asyncio.get_running_loop().call_at(
-            arrived + n * REPEAT_INTERVAL, self._send_repeat, arrived, pts, n)
-
-    def _send_repeat(self, arrived: float, pts: int, n: int) -> None:
+    def _send_repeats(self, arrived: float, pts: int, n: int) -> None:
+        """Send the ``n``-th pair for the picture whose JPEG arrived at ``arrived`` (pair 0: just
+        the repeat after the camera frame), then plan the next."""
         self._repeat_timer = None
         if arrived != self._newest_arrival:
             return  # a newer JPEG is on its way through the encoder
-        # The repeat's time is its slot, which is now at the latest: every JPEG still to come
-        # arrives after it.
-        frame = self.packager.repeat(pts + round(n * REPEAT_INTERVAL * TICKS_PER_SECOND))
-        if frame is None:
-            return
-        self.fanout.publish_repeat(frame)
-        self._schedule_repeat(arrived, pts, n + 1)
+        # Both times have passed (or nearly: the packager keeps the next camera frame after
+        # them), so every JPEG still to come arrives after them.
+        slot = pts + round(n * REPEAT_INTERVAL * TICKS_PER_SECOND)
+        for repeat_pts in ((slot,) if n else ()) + (slot + round(SHADOW * TICKS_PER_SECOND),):
+            frame = self.packager.repeat(repeat_pts)
+            if frame is None:
+                return
+            self.fanout.publish_repeat(frame)
+        if (n + 1) * REPEAT_INTERVAL <= REPEAT_FOR:
+            self._repeat_timer = asyncio.get_running_loop().call_at(
+                arrived + (n + 1) * REPEAT_INTERVAL + SHADOW, self._send_repeats, arrived, pts,
+                n + 1)
 
     def _cancel_repeats(self) -> None:
         if self._repeat_timer is not None:

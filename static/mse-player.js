@@ -436,6 +436,15 @@ class MsePlayer {
     return null;
   }
 
+  /** Media time (ticks) of the newest camera frame (not a repeat) at or before `ticks`. */
+  cameraFrameBefore(ticks) {
+    for (let i = this.received.length - 1; i >= 0; i--) {
+      const [time, , repeat] = this.received[i];
+      if (time <= ticks && !repeat) return time;
+    }
+    return null;
+  }
+
   watchFrames() {
     const v = this.video;
     if (!v.requestVideoFrameCallback) {
@@ -450,13 +459,18 @@ class MsePlayer {
       this.stats.width = meta.width;
       this.stats.height = meta.height;
       const fragment = this.received_(meta.mediaTime);
+      let cameraTime = meta.mediaTime * TIMESCALE;
       if (fragment != null) {
         this.waits.push([performance.now(), shown - fragment[1]]);
         this.waitLog.push([performance.now(), shown - fragment[1]]);
+        // A repeat shows the camera frame before it; count each camera frame once, when its
+        // picture first reaches the screen, as having arrived when that frame did.
+        cameraTime = fragment[2] ? this.cameraFrameBefore(fragment[0]) : fragment[0];
+        if (cameraTime == null || cameraTime === this.lastCameraTime) return;
+        this.lastCameraTime = cameraTime;
       }
-      // A repeat shows the camera frame already counted, at a time that is not an arrival.
-      if (fragment?.[2]) return;
-      this.stats.frameShown(this.epoch + meta.mediaTime * 1000, performance.timeOrigin + shown);
+      this.stats.frameShown(this.epoch + (cameraTime / TIMESCALE) * 1000,
+                            performance.timeOrigin + shown);
     };
     this.rvfc = v.requestVideoFrameCallback(onFrame);
   }
