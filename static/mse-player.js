@@ -78,24 +78,23 @@ const TIMESCALE = 90000;
 // Live-edge controller.
 //
 // It holds the LAG: how far currentTime runs behind the newest fragment's time moved on in real
-// time since that fragment arrived, i.e. behind the camera. The server sends a fragment every
-// display refresh (camera frames, and repeats of them in between: camserver/repeat.py), Chrome
-// renders one per refresh, and it counts a fragment used up once picked. So each fragment must
-// be decoded before Chrome picks the one before it, about a refresh before its own turn;
-// otherwise Chrome stops ("waiting") and then shows each fragment the moment it arrives while
-// currentTime stands still. The lag is one fragment interval plus a MARGIN.
+// time since that fragment arrived, i.e. behind the camera. The target is one fragment interval
+// plus a MARGIN. The server sends each picture twice, 2 ms apart, and the pair again every 33 ms
+// until the next camera frame (camserver/stream.py): Chrome then renders every display refresh
+// and plays on when a fragment is late. A fragment still has to be decoded before the refresh
+// that should show it, or its picture comes a refresh late.
 //
 // The WAIT of each fragment (arrival on the socket -> expectedDisplayTime, from
-// requestVideoFrameCallback) shows how close that is: measured in headless Chromium 156 at
-// 60 Hz, fragments that would wait under ~20 ms stall. A fragment can only be shown on a
+// requestVideoFrameCallback) shows how close that is. A fragment can only be shown on a
 // refresh, so when the lag changes the wait moves in whole refresh steps, and which step a lag
 // gives depends on where the camera's frames fall between refreshes (different every run). So
 // the waits steer the margin: when the lowest waits of the last 2 s (5th percentile) are under
 // WAIT_FLOOR_MS it grows 2 ms; when they are more than a refresh + 4 ms above it, it shrinks
 // 1 ms; at most one step a second, on target. The wait settles on the lowest refresh step at or
-// above the floor, and the delay cannot creep up over hours. A stall adds STALL_STEP_MS at once
-// (a burst of stalls counts once). When fragments wait less than half an interval, Chrome is
-// showing them as they come (after a stall): slow down until they queue again.
+// above the floor, and the delay cannot creep up over hours. A stall ("waiting": Chrome ran out
+// of video) adds STALL_STEP_MS at once (a burst of stalls counts once). When fragments wait less
+// than half an interval, Chrome is showing them as they come (after a stall): slow down until
+// they queue again.
 const MARGIN_MS = Number(params.get("margin_ms")) || 20;
 const WAIT_FLOOR_MS = Number(params.get("wait_floor_ms")) || 25;
 const STALL_STEP_MS = 4;
@@ -123,6 +122,8 @@ class MsePlayer {
     this.lag = null;
     this.stalls = 0;
     this.seeks = 0;
+    this.cameraFramesMissed = 0;
+    this.lastCameraTime = null;  // media time (ticks) of the camera frame shown last
     this.margin = MARGIN_MS;  // ms: the adaptive part of the target, see MARGIN_MS
     this.steering = 0;        // +1 catching up, -1 falling back, 0 on target
     this.received = [];       // [media time (ticks), performance.now()] of recent fragments
@@ -222,7 +223,6 @@ class MsePlayer {
 
   extraStats() {
     const v = this.video;
-    const quality = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
     return {
       margin: `${this.margin.toFixed(0)} ms`,
       buffer: this.lag == null ? "–"
@@ -231,7 +231,9 @@ class MsePlayer {
       rate: `${v.playbackRate.toFixed(2)}×`,
       stalls: String(this.stalls),
       seeks: String(this.seeks),
-      dropped: quality ? String(quality.droppedVideoFrames) : "–",
+      // Camera frames whose picture never reached the screen. (Chrome's droppedVideoFrames
+      // also counts every camera frame painted through its repeat, i.e. nearly all of them.)
+      dropped: String(this.cameraFramesMissed),
       codec: this.codec || "–",
     };
   }
@@ -248,6 +250,7 @@ class MsePlayer {
     this.waits = [];
     this.waitLog = [];
     this.received = [];
+    this.lastCameraTime = null;
     this.steering = 0;
     this.lastFragmentStart = null;
     if (this.ms) {
@@ -467,6 +470,10 @@ class MsePlayer {
         // picture first reaches the screen, as having arrived when that frame did.
         cameraTime = fragment[2] ? this.cameraFrameBefore(fragment[0]) : fragment[0];
         if (cameraTime == null || cameraTime === this.lastCameraTime) return;
+        if (this.lastCameraTime != null) {
+          this.cameraFramesMissed += this.received.filter(
+            ([time, , repeat]) => !repeat && time > this.lastCameraTime && time < cameraTime).length;
+        }
         this.lastCameraTime = cameraTime;
       }
       this.stats.frameShown(this.epoch + (cameraTime / TIMESCALE) * 1000,

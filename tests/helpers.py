@@ -54,6 +54,16 @@ async def watch(url: str, seconds: float, received: Received | None = None,
     return received
 
 
+def fragment_info(message: bytes) -> tuple[int, bool]:
+    """(decode time in 90 kHz ticks, is a repeat) of one of the server's fMP4 fragments."""
+    assert message[4:8] == b"moof"
+    tfdt = message.index(b"tfdt")
+    trun = message.index(b"trun")
+    time = int.from_bytes(message[tfdt + 8 : tfdt + 16], "big")  # version 1: 64 bits
+    sample_flags = int.from_bytes(message[trun + 24 : trun + 28], "big")
+    return time, (sample_flags >> 22) & 3 == 2  # sample_is_depended_on: 2 = nothing does
+
+
 def probe_frames(data: bytes, fmt: str = "mpegts") -> list[dict]:
     """Decode ``data`` with the real ffprobe; one dict per decoded frame."""
     out = subprocess.run(

@@ -133,3 +133,24 @@ def test_events_go_to_text_reading_viewers_only():
     assert viewers["ts"].messages == []
     assert json.loads(viewers["fmp4"].messages[-1])["state"] == "offline"
     assert json.loads(viewers["mjpeg"].messages[-1])["state"] == "offline"
+
+
+def test_repeats_go_to_playing_fmp4_viewers_only_and_are_not_kept():
+    fanout = Fanout("cam")
+    ts, fmp4, waiting, mjpeg = (FakeViewer("ts"), FakeViewer("fmp4"), FakeViewer("fmp4"),
+                                FakeViewer("mjpeg"))
+    for viewer in (ts, fmp4, mjpeg):
+        fanout.add(viewer)
+    fanout.publish_init(INIT)
+    fanout.publish_video(frame(1, True))
+    fanout.add(waiting)
+    waiting.skipping = True  # waits for a keyframe, e.g. after falling behind
+    repeat = VideoFrame(2, 6000, False, b"", b"R2", repeat=True)
+    fanout.publish_repeat(repeat)
+    assert fmp4.frames[-1] == b"R2"
+    assert b"R2" not in ts.frames + waiting.frames + mjpeg.frames
+    assert repeat not in fanout.gop
+    # A viewer that joins later starts from the keyframe, without repeats.
+    late = FakeViewer("fmp4")
+    fanout.add(late)
+    assert late.frames == [INIT.data, b"F1" + b"\0" * 1000]

@@ -134,6 +134,10 @@ def test_fragment_layout():
     inter = fragment(10, base + 3003, 3003, access_unit, keyframe=False)
     assert struct.unpack(">IIiIII", find(inter, b"moof", b"traf", b"trun"))[5] == 0x01010000
 
+    # A repeat: depends on others, non-sync, and nothing depends on it (is_depended_on = 2).
+    repeat = fragment(11, base + 6006, 3003, access_unit, keyframe=False, disposable=True)
+    assert struct.unpack(">IIiIII", find(repeat, b"moof", b"traf", b"trun"))[5] == 0x01810000
+
 
 def test_resolution_change_needs_new_init_segment(tmp_path):
     small_config, _, _, small_stream = encode("640x480")

@@ -9,7 +9,8 @@ from websockets.asyncio.client import connect
 
 from camserver.fanout import MJPEG_HEADER
 from camserver.jpeg import inspect_jpeg
-from helpers import ScriptedCamera, make_jpeg, probe_frames, refusal_status, watch
+from helpers import (ScriptedCamera, fragment_info, make_jpeg, probe_frames, refusal_status,
+                     watch)
 
 
 async def send_frames(url, count, width=320, height=240, delay=0.3, interval=0.04):
@@ -59,9 +60,34 @@ def test_fmp4_format_announces_codec_and_size_before_segments(server):
     init = received.text[2]
     assert init["codec"].startswith("avc1.") and (init["width"], init["height"]) == (320, 240)
     assert received.binary[0][1][4:8] == b"ftyp"
-    assert all(m[4:8] == b"moof" for _, m in received.binary[1:])
+    fragments = [fragment_info(m) for _, m in received.binary[1:]]
+    # The 15 camera frames, plus repeats between them (see test_fmp4_repeats_fill_the_gaps).
+    assert sum(1 for _, repeat in fragments if not repeat) == 15
     frames = probe_frames(received.payload, fmt="mp4")
-    assert len(frames) == 15
+    assert len(frames) == len(fragments)  # repeats decode too
+
+
+def test_fmp4_repeats_fill_the_gaps_between_camera_frames(server):
+    # A camera that sends 3 frames 150 ms apart. Each picture reaches fMP4 viewers twice, 2 ms
+    # apart, and again every 33.3 ms until the next camera frame; MPEG-TS gets the frames only.
+    async def scenario():
+        return await asyncio.gather(watch(server.viewer_url("g", "fmp4"), 2.5),
+                                    watch(server.viewer_url("g", "ts"), 2.5),
+                                    send_frames(server.camera_url("g"), 3, interval=0.15))
+
+    fmp4, ts, _ = asyncio.run(scenario())
+    assert len(probe_frames(ts.payload)) == 3
+    fragments = [fragment_info(m) for _, m in fmp4.binary[1:]]
+    cameras = [i for i, (_, repeat) in enumerate(fragments) if not repeat]
+    assert len(cameras) == 3
+    for first, after in zip(cameras, cameras[1:]):
+        start = fragments[first][0]
+        offsets = [time - start for time, _ in fragments[first + 1 : after]]
+        # 2 ms, then pairs at 33.3 ms steps: 180, 3000, 3180, 6000, 6180, ... ticks.
+        assert len(offsets) >= 6, offsets
+        assert offsets[:6] == [180, 3000, 3180, 6000, 6180, 9000]
+        assert offsets[-1] < fragments[after][0] - start
+    assert len(probe_frames(fmp4.payload, fmt="mp4")) == len(fragments)
 
 
 def test_ping_is_answered_with_server_time(server):
