@@ -72,6 +72,11 @@ class Packager:
                                 fmp4.init_segment(config, config.width, config.height))
         return self.init
 
+    @property
+    def repeats_unsupported(self) -> str:
+        """Why this encoder's stream gets no repeats ("" if it does)."""
+        return self._repeats.unsupported if self._repeats is not None else "no stream yet"
+
     def package(self, avcc: bytes, keyframe: bool, pts: int) -> VideoFrame:
         if self._config is None:
             raise RuntimeError("package() before set_config()")

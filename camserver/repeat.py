@@ -1,20 +1,19 @@
 """Repeat frames: H.264 pictures that show the previous picture again, for browsers' MSE.
 
 Why: Chrome asks for video frames only as often as the video has them. A 30 fps stream gets
-one render call per 33 ms, not one per 16.7 ms display refresh, and a frame counts as used up
-once it has been picked for a call. So the next frame must be decoded a whole call before it is
-due, and the delay can only move in 33 ms steps (measured in headless Chromium 156 with a trace:
-Render calls 33.3 ms apart; the safe step was 60 ms after arrival in one run, 27 ms too soon in
-another). Between two camera frames the server sends MSE viewers a repeat: a tiny picture whose
-macroblocks are all skipped, which decodes to exactly the previous picture. The browser then sees
-a 60 fps stream, renders every refresh, and needs the next frame only one refresh ahead.
+one render call per 33 ms, not one per 16.7 ms display refresh, and at an even frame rate a
+frame counts as used up once it has been picked for a call. So the next frame had to be decoded
+a whole call before it was due, and the delay could only move in 33 ms steps (measured in
+headless Chromium 156 with Chrome's trace). The server therefore sends MSE viewers repeats of
+each picture, timed as stream.py explains: a repeat is a tiny picture whose macroblocks are all
+skipped, which decodes to exactly the previous picture.
 
 A repeat is a P slice with ``nal_ref_idc`` 0: no later picture refers to it, so the encoder's
 own frames decode exactly as before. Its ``frame_num`` is the last reference picture's plus one
 (as the encoder's next picture will be too; H.264 allows non-reference pictures to share it).
-Only CAVLC, one slice group, no weighted prediction and POC type 0 or 2 are written (libx264's
-ultrafast and the hardware encoders' baseline modes); otherwise :meth:`RepeatMaker.make` returns
-None and viewers get the camera's frames only.
+Only streams with CAVLC, one slice group, no weighted prediction and POC type 0 or 2 get
+repeats (libx264 ultrafast, the server's default encoder, makes such streams); for others
+:meth:`RepeatMaker.make` returns None and viewers get the camera's frames only.
 """
 
 from __future__ import annotations

@@ -127,6 +127,9 @@ class CameraStream:
         init = self.packager.set_config(config)
         if init is not None:
             log.info("%s: H.264 %s %dx%d", self.name, init.codec, init.width, init.height)
+            if self.packager.repeats_unsupported:
+                log.info("%s: no repeat pictures for browsers (%s): the H.264 page will run "
+                         "with more delay", self.name, self.packager.repeats_unsupported)
             self.fanout.publish_init(init)
 
     def _on_frame(self, avcc: bytes, keyframe: bool, tag: tuple[int, float] | None) -> None:

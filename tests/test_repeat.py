@@ -6,6 +6,7 @@ import pytest
 
 from camserver.h264 import (AvcConfig, H264Error, _BitReader, avcc_to_annexb,
                             iter_avcc_nal_units, parse_pps, parse_slice_start, parse_sps)
+from camserver.packager import Packager
 from camserver.repeat import RepeatMaker, _BitWriter, add_emulation_prevention, skip_slice
 from media_fixtures import LIVE_ENCODER_ARGS, encode_flv, ffmpeg_exe, video_tags
 
@@ -59,6 +60,10 @@ def test_cabac_streams_get_no_repeats():
     maker = RepeatMaker(config)
     maker.observe(frames[0].data)
     assert maker.unsupported == "CABAC" and maker.make() is None
+    packager = Packager()
+    packager.set_config(config)
+    packager.package(frames[0].data, True, 0)
+    assert packager.repeats_unsupported == "CABAC" and packager.repeat(900) is None
 
 
 def test_nothing_to_repeat_before_the_first_picture():
