@@ -11,6 +11,7 @@ from camserver.h264 import (
     nal_unit_type,
     parse_sps,
 )
+from camserver.repeat import add_emulation_prevention
 from media_fixtures import LIVE_ENCODER_ARGS, encode_flv, video_tags
 
 
@@ -92,18 +93,6 @@ class BitWriter:
         bits = self.bits + "1"  # rbsp_stop_one_bit
         bits += "0" * (-len(bits) % 8)
         return int(bits, 2).to_bytes(len(bits) // 8, "big")
-
-
-def add_emulation_prevention(rbsp: bytes) -> bytes:
-    out = bytearray()
-    zeros = 0
-    for byte in rbsp:
-        if zeros >= 2 and byte <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(byte)
-        zeros = zeros + 1 if byte == 0 else 0
-    return bytes(out)
 
 
 def test_synthetic_sps_with_scaling_lists_poc_type_1_and_emulation_prevention():
