@@ -110,6 +110,10 @@ class Fanout:
             if self._may_send_video(viewer, frame.keyframe):
                 self._send(viewer, frame.ts if viewer.format == "ts" else frame.fmp4)
 
+    def wants_repeats(self) -> bool:
+        """Whether any viewer would get a repeat now (an fMP4 viewer that is playing)."""
+        return any(v.format == "fmp4" and not v.skipping for v in self.viewers)
+
     def publish_repeat(self, frame: VideoFrame) -> None:
         """A repeat picture (packager.Packager.repeat): for fMP4 viewers that are playing, never
         kept for viewers who join later."""

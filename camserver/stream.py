@@ -141,7 +141,7 @@ class CameraStream:
         self.fanout.publish_video(frame)
         self.frames_encoded += 1
         self._out_rate.add(len(frame.ts), now)
-        if tag is not None and arrived == self._newest_arrival:
+        if tag is not None and arrived == self._newest_arrival and self.fanout.wants_repeats():
             self._send_repeats(arrived, frame.pts, 0)
 
     def _send_repeats(self, arrived: float, pts: int, n: int) -> None:

@@ -141,8 +141,10 @@ def test_repeats_go_to_playing_fmp4_viewers_only_and_are_not_kept():
                                 FakeViewer("mjpeg"))
     for viewer in (ts, fmp4, mjpeg):
         fanout.add(viewer)
+    assert not fanout.wants_repeats()  # an fMP4 viewer, but before its first keyframe
     fanout.publish_init(INIT)
     fanout.publish_video(frame(1, True))
+    assert fanout.wants_repeats()
     fanout.add(waiting)
     waiting.skipping = True  # waits for a keyframe, e.g. after falling behind
     repeat = VideoFrame(2, 6000, False, b"", b"R2", repeat=True)
