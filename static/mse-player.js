@@ -126,9 +126,8 @@ class MsePlayer {
     this.lastCameraTime = null;  // media time (ticks) of the camera frame shown last
     this.margin = MARGIN_MS;  // ms: the adaptive part of the target, see MARGIN_MS
     this.steering = 0;        // +1 catching up, -1 falling back, 0 on target
-    this.received = [];       // [media time (ticks), performance.now()] of recent fragments
-    this.waits = [];          // [performance.now(), wait ms] of recently shown fragments
-    this.waitLog = [];        // the same over 2 s, for the margin
+    this.received = [];       // [media time (ticks), performance.now(), repeat] of recent fragments
+    this.waits = [];          // [performance.now(), wait ms] of fragments shown in the last 2 s
     this.lastMarginChange = 0;
     this.wait = null;         // median of the recent waits, ms
     this.lastStallAt = performance.now();
@@ -248,7 +247,6 @@ class MsePlayer {
     this.lag = null;
     this.wait = null;
     this.waits = [];
-    this.waitLog = [];
     this.received = [];
     this.lastCameraTime = null;
     this.steering = 0;
@@ -372,7 +370,6 @@ class MsePlayer {
       this.seeks++;
       this.lastSeekAt = performance.now();
       this.waits = [];
-      this.waitLog = [];
       this.steering = 0;
       v.playbackRate = 1;
       return;
@@ -382,8 +379,9 @@ class MsePlayer {
     // little faster (behind) or slower (too close to the newest frame), proportionally but by at
     // least 2%, until it is back on target; then normal speed again.
     const t = performance.now();
-    while (this.waits.length && this.waits[0][0] < t - 400) this.waits.shift();
-    this.wait = this.waits.length >= 4 ? median(this.waits.map((w) => w[1])) : null;
+    while (this.waits.length && this.waits[0][0] < t - 2000) this.waits.shift();
+    const latest = this.waits.filter((w) => w[0] >= t - 400).map((w) => w[1]);
+    this.wait = latest.length >= 4 ? median(latest) : null;
     this.adaptMargin(t, frame);
     const error = lag - target;
     const underflowing = this.wait != null && this.wait < 500 * frame;
@@ -411,10 +409,9 @@ class MsePlayer {
 
   /** The margin from the fragments' waits (see the comment on the controller). */
   adaptMargin(t, frame) {
-    while (this.waitLog.length && this.waitLog[0][0] < t - 2000) this.waitLog.shift();
-    if (!ADAPT || this.steering || this.waitLog.length < 30 || t - this.lastMarginChange < 1000
+    if (!ADAPT || this.steering || this.waits.length < 30 || t - this.lastMarginChange < 1000
         || t - this.lastSeekAt < 2000 || t - this.lastStallAt < 2000) return;
-    const waits = this.waitLog.map((w) => w[1]).sort((a, b) => a - b);
+    const waits = this.waits.map((w) => w[1]).sort((a, b) => a - b);
     const low = waits[Math.floor(waits.length * 0.05)];
     if (low < WAIT_FLOOR_MS) {
       this.margin = Math.min(MAX_MARGIN_MS, this.margin + 2);
@@ -429,7 +426,7 @@ class MsePlayer {
 
   /** [media time (ticks), performance.now() at arrival, repeat] of the fragment of media time
    * `mediaTime` (s), or null. */
-  received_(mediaTime) {
+  fragmentAt(mediaTime) {
     const ticks = Math.round(mediaTime * TIMESCALE);
     for (let i = this.received.length - 1; i >= 0; i--) {
       const entry = this.received[i];
@@ -461,11 +458,10 @@ class MsePlayer {
       const shown = meta.expectedDisplayTime || now;
       this.stats.width = meta.width;
       this.stats.height = meta.height;
-      const fragment = this.received_(meta.mediaTime);
+      const fragment = this.fragmentAt(meta.mediaTime);
       let cameraTime = meta.mediaTime * TIMESCALE;
       if (fragment != null) {
         this.waits.push([performance.now(), shown - fragment[1]]);
-        this.waitLog.push([performance.now(), shown - fragment[1]]);
         // A repeat shows the camera frame before it; count each camera frame once, when its
         // picture first reaches the screen, as having arrived when that frame did.
         cameraTime = fragment[2] ? this.cameraFrameBefore(fragment[0]) : fragment[0];
