@@ -101,21 +101,31 @@ PROBE_JS = r"""
     };
     video.requestVideoFrameCallback(onFrame);
   } else {
+    // Read the canvas in the first animation frame after each draw, as the page itself does. A
+    // probe that asked for every animation frame would keep Chrome making a main frame at the
+    // start of every refresh, so the first one after a draw could be up to a refresh later:
+    // the probe would report the frame later than it is shown. (Chrome's trace shows the
+    // page's desynchronized canvas presented ~2 ms after the draw either way.)
     const canvas = document.querySelector("canvas");
     const ctx = canvas.getContext("2d");
-    let last = -1;
-    const onAnimationFrame = () => {
-      requestAnimationFrame(onAnimationFrame);
-      const shown = performance.timeOrigin + performance.now();
-      if (canvas.height < BLOCK) return;
-      const row = ctx.getImageData(0, canvas.height - BLOCK / 2, BITS * BLOCK, 1).data;
-      const n = decode(row);
-      if (n !== last) {
-        last = n;
-        out.push({ n, shown, w: canvas.width, h: canvas.height });
-      }
+    const draw = ctx.drawImage;
+    let last = -1, requested = false;
+    ctx.drawImage = function (...args) {
+      draw.apply(this, args);
+      if (requested) return;
+      requested = true;
+      requestAnimationFrame(() => {
+        requested = false;
+        const shown = performance.timeOrigin + performance.now();
+        if (canvas.height < BLOCK) return;
+        const row = ctx.getImageData(0, canvas.height - BLOCK / 2, BITS * BLOCK, 1).data;
+        const n = decode(row);
+        if (n !== last) {
+          last = n;
+          out.push({ n, shown, w: canvas.width, h: canvas.height });
+        }
+      });
     };
-    requestAnimationFrame(onAnimationFrame);
   }
 }
 """ % (MARK_BITS, MARK_BLOCK)
