@@ -9,8 +9,9 @@ Starts ``server.py`` and ``mock_camera.py --mark`` on free ports, then opens the
   that ``--mark`` draws into the JPEG.
 - Display: a script added to the page reads the bar code back from the pixels that are shown:
   for the H.264 page in every ``requestVideoFrameCallback`` (the video frame drawn to a small
-  canvas; display time = the callback's ``expectedDisplayTime``), for the MJPEG page in every
-  animation frame (the page's canvas read back; display time = that animation frame).
+  canvas; display time = the callback's ``expectedDisplayTime``), for the MJPEG page in the
+  first animation frame after each draw (the page's canvas read back; display time = that
+  animation frame; ``canvas_presentation.py`` checks it against Chrome's trace).
 - Delay = display time - arrival time of the same frame number, both on this machine's clock.
   Stalls = ``waiting`` events plus times the shown frame did not change for over 200 ms.
 - The delay each page displays in its statistics is sampled every second and compared with the
