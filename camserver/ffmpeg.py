@@ -130,7 +130,12 @@ def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: 
         "-fps_mode", "passthrough", "-enc_time_base", "1/1000000",
         *encoder.codec_args,
         *bitrate_args,
-        "-force_key_frames", f"expr:gte(t,n_forced*{gop_seconds:g})",
+        # A keyframe gop_seconds after the previous one, so the first frame after a camera's
+        # silence is one (MSE drops frames after a gap until a keyframe) and only that one: a
+        # fixed grid (t >= n_forced*gop) forced every frame until its count caught up, 11
+        # keyframes in a row after 10 s of silence.
+        "-force_key_frames",
+        f"expr:if(isnan(prev_forced_t),1,gte(t,prev_forced_t+{gop_seconds:g}))",
         # FLV: every tag carries its own length and the avcC record comes first, so the server
         # knows a frame is complete the moment its last byte arrives (TS PES lengths overflow
         # past 64 KB) and can build the fMP4 init segment without parsing the bitstream.

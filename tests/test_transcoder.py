@@ -6,7 +6,7 @@ import signal
 import time
 
 from conftest import children_of
-from helpers import ScriptedCamera, make_jpeg, watch
+from helpers import ScriptedCamera, make_jpeg, probe_frames, watch
 from test_end_to_end import status, wait_until
 
 
@@ -82,3 +82,27 @@ def test_ffmpeg_that_hangs_is_killed_and_restarted(server):
     assert "FFmpeg has held a frame for over 5 s; restarting it" in server.log()
     assert status(server)["cameras"][0]["encoder_starts"] == 2
     assert received.binary[-1][0] - received.binary[0][0] > 8  # still flowing at the end
+
+
+def test_a_camera_back_from_silence_gets_one_keyframe_not_a_burst(server):
+    """The first frame after a silence longer than --gop (1 s) is a keyframe, and the frames
+    after it are not: keyframes come a GOP after the previous one, not on a fixed grid that
+    catches up frame by frame (5 keyframes in a row after these 4 s)."""
+    async def scenario():
+        stop = asyncio.Event()
+        viewer = asyncio.create_task(watch(server.viewer_url("gap"), 60, stop=stop))
+        async with ScriptedCamera(server.camera_url("gap")) as camera:
+            for n in range(80):
+                if n == 40:
+                    await asyncio.sleep(4.0)  # the camera goes quiet (within --grace)
+                await camera.send(make_jpeg(320, 240, n=n))
+                await asyncio.sleep(1 / 20)
+        await asyncio.sleep(1)
+        stop.set()
+        return await viewer
+
+    frames = probe_frames(asyncio.run(scenario()).payload)
+    times = [float(f["pts_time"]) for f in frames]
+    resume = next(i for i in range(1, len(times)) if times[i] - times[i - 1] > 3)
+    after = [f["key_frame"] for f in frames[resume:resume + 15]]  # 0.75 s at 20 fps
+    assert after == [1] + [0] * 14, after
