@@ -7,7 +7,9 @@ outline, and an overlay of frame count, measured FPS and elapsed time. With ``--
 tell from a screenshot which frame a page shows (see :func:`read_marker`).
 
 Frames follow an absolute schedule (frame n is due at start + n/fps), so the rate does not drift;
-the achieved rate is logged. The camera reconnects with backoff when the server goes away.
+the achieved rate is logged. With ``--jitter MS`` each frame leaves late by a random delay, like a
+camera on busy Wi-Fi (see :func:`frame_due`). The camera reconnects with backoff when the server
+goes away.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import io
 import json
 import logging
 import math
+import random
 import time
 
 from PIL import Image, ImageDraw, ImageFont
@@ -109,8 +112,19 @@ def read_marker(pixel_at, height: int) -> int:
     return n
 
 
+def frame_due(t0: float, k: int, fps: float, previous_due: float, jitter_ms: float = 0,
+              rng: random.Random | None = None) -> float:
+    """When frame ``k`` of a schedule started at ``t0`` leaves: at ``t0 + k/fps``, plus, with
+    ``jitter_ms``, a random delay (exponential, that mean), never before the previous frame.
+    So frames stay in order, come late and then in bursts, as from a camera on busy Wi-Fi."""
+    due = t0 + k / fps
+    if jitter_ms:
+        due = max(previous_due, due + (rng or random).expovariate(1000 / jitter_ms))
+    return due
+
+
 async def stream(url: str, renderer: FrameRenderer, fps: float, duration: float | None,
-                 camera_id: str) -> int:
+                 camera_id: str, jitter_ms: float = 0) -> int:
     """Send frames until ``duration`` (None: forever); return the number of frames sent."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -131,13 +145,14 @@ async def stream(url: str, renderer: FrameRenderer, fps: float, duration: float 
                 # Absolute schedule from here: frame k is due at t0 + k/fps, however long each
                 # frame took to render and send.
                 t0, k = time.monotonic(), 0
+                due = t0
                 while duration is None or time.monotonic() - start < duration:
-                    due = t0 + k / fps
+                    due = frame_due(t0, k, fps, due, jitter_ms)
                     now = time.monotonic()
                     if due > now:
                         await asyncio.sleep(due - now)
                     elif now - due > 1.0:
-                        t0, k = now, 0  # stalled over a second: start a new schedule
+                        t0, k, due = now, 0, now  # stalled over a second: a new schedule
                     k += 1
                     now = time.monotonic()
                     window.append(now)
@@ -176,12 +191,16 @@ def main() -> None:
                    help="JPEG chroma subsampling (ESP32 sensors send 4:2:2)")
     p.add_argument("--duration", type=float, default=None, help="seconds to run (default: ever)")
     p.add_argument("--mark", action="store_true", help="draw the frame number as a bar code")
+    p.add_argument("--jitter", type=float, default=0, metavar="MS",
+                   help="send each frame late by a random delay (exponential, mean MS), in "
+                        "order, like a camera on busy Wi-Fi")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     url = args.url.rstrip("/") + (f"/{args.camera_id}" if args.camera_id else "")
     renderer = FrameRenderer(args.width, args.height, args.quality, args.subsampling, args.mark)
     try:
-        asyncio.run(stream(url, renderer, args.fps, args.duration, args.camera_id or "default"))
+        asyncio.run(stream(url, renderer, args.fps, args.duration, args.camera_id or "default",
+                           args.jitter))
     except KeyboardInterrupt:
         pass
 

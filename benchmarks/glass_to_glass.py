@@ -161,11 +161,9 @@ class Processes:
         import threading
         threading.Thread(target=lambda: [None for _ in self.server.stdout], daemon=True).start()
         url = f"ws://127.0.0.1:{self.cam}"
-        command = ([sys.executable, str(ROOT / "mock_camera.py"), "--url", url, "--camera-id",
-                    CAMERA, "--mark", "--fps", str(fps), "--width", str(width), "--height",
-                    str(height)] if not jitter_ms else
-                   [sys.executable, __file__, "--jittery-camera", f"{url}/{CAMERA}", str(fps),
-                    str(width), str(height), str(jitter_ms)])
+        command = [sys.executable, str(ROOT / "mock_camera.py"), "--url", url, "--camera-id",
+                   CAMERA, "--mark", "--fps", str(fps), "--width", str(width), "--height",
+                   str(height), "--jitter", str(jitter_ms)]
         self.camera = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
 
@@ -224,24 +222,6 @@ class Arrivals:
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 await asyncio.sleep(0.2)
-
-
-async def jittery_camera(url: str, fps: float, width: int, height: int,
-                         jitter_ms: float) -> None:
-    """Like a camera on busy Wi-Fi: frame n leaves at n/fps plus a random delay (exponential,
-    mean ``jitter_ms``), in order, so frames come late and then in bursts."""
-    import random
-    from websockets.asyncio.client import connect
-    from mock_camera import FrameRenderer
-    renderer = FrameRenderer(width, height, mark=True)
-    async with connect(url, compression=None, max_size=None) as ws:
-        start, n, last = time.monotonic(), 0, 0.0
-        while True:
-            due = max(last, start + n / fps + random.expovariate(1000 / jitter_ms))
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            last = due
-            await ws.send(renderer.render(n, time.monotonic() - start, fps))
-            n += 1
 
 
 async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind: str,
@@ -348,8 +328,8 @@ async def main() -> int:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--jitter", type=float, default=0, metavar="MS",
-                   help="use a camera whose frames leave late by a random delay (mean MS), "
-                        "like one on busy Wi-Fi, instead of mock_camera.py's steady rate")
+                   help="the camera's frames leave late by a random delay (mean MS), like "
+                        "one on busy Wi-Fi (mock_camera.py --jitter)")
     p.add_argument("--query", default="", help="appended to the pages' URL, e.g. "
                    "'&margin_ms=20' (H.264 page tuning: margin_ms, adapt=0)")
     p.add_argument("--json", help="also write the results to this file")
@@ -391,9 +371,6 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--jittery-camera"]:  # the camera process of --jitter
-        url, fps, width, height, jitter = sys.argv[2:7]
-        asyncio.run(jittery_camera(url, float(fps), int(width), int(height), float(jitter)))
     try:
         sys.exit(asyncio.run(main()))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the server and camera were stopped

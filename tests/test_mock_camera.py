@@ -1,13 +1,14 @@
 """mock_camera.py: the frames it draws, its rate, and its reconnects."""
 
 import io
+import random
 import re
 
 from PIL import Image, ImageChops
 
 from camserver.jpeg import inspect_jpeg
 from conftest import ServerProcess, free_port
-from mock_camera import FrameRenderer, read_marker
+from mock_camera import FrameRenderer, frame_due, read_marker
 from test_end_to_end import status, wait_until
 
 
@@ -28,6 +29,24 @@ def test_marker_reads_back():
     for n in (0, 1, 12345, 2 ** 20 - 1):
         image = Image.open(io.BytesIO(renderer.render(n, 0, 30))).convert("L")
         assert read_marker(lambda x, y: image.getpixel((x, y)), 480) == n
+
+
+def test_schedule_is_exact_without_jitter_and_late_in_order_with_it():
+    steady, due = [], 0.0
+    for k in range(300):
+        due = frame_due(10.0, k, 30, due)
+        steady.append(due)
+    assert steady == [10.0 + k / 30 for k in range(300)]
+
+    rng, jittered, due = random.Random(7), [], 0.0
+    for k in range(3000):
+        due = frame_due(10.0, k, 30, due, jitter_ms=10, rng=rng)
+        jittered.append(due)
+    late = [(d - (10.0 + k / 30)) * 1000 for k, d in enumerate(jittered)]
+    assert all(b >= a for a, b in zip(jittered, jittered[1:]))  # in order
+    assert min(late) >= 0 and 9 < sum(late) / len(late) < 14  # mean 10 ms, a bit more in order
+    bunched = sum(1 for a, b in zip(jittered, jittered[1:]) if b - a < 0.010)
+    assert bunched > 100  # late frames come in bursts
 
 
 def test_sends_at_its_rate_and_reports_it(server, start_camera):

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image, ImageChops
 
 import conftest
-from mock_camera import FrameRenderer, read_marker
+from mock_camera import FrameRenderer, frame_due, read_marker
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -164,17 +164,14 @@ class SwitchingCamera:
         renderers: dict[tuple[int, int], FrameRenderer] = {}
         async with connect(self.url, compression=None, max_size=None) as ws:
             await ws.send(json.dumps({"type": "hello", "board": "test", "fps": self.fps}))
-            start = last = time.monotonic()
+            start = due = time.monotonic()
             rng = random.Random(1)
             while not self._stop.is_set():
                 size = self.size
                 renderer = renderers.setdefault(size, FrameRenderer(*size, mark=True))
                 await ws.send(renderer.render(self.sent, time.monotonic() - start, self.fps))
                 self.sent += 1
-                due = start + self.sent / self.fps
-                if self.jitter_ms:
-                    due = max(last, due + rng.expovariate(1000 / self.jitter_ms))
-                last = due
+                due = frame_due(start, self.sent, self.fps, due, self.jitter_ms, rng)
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     def stop(self) -> None:
