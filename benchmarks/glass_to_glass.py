@@ -81,12 +81,7 @@ PROBE_JS = r"""
       video.requestVideoFrameCallback(onFrame);
       // A repeat (camserver/repeat.py) of a camera frame already read shows nothing new: skip
       // the read-back, which costs the page's main thread at 60 per second.
-      const received = window.livePlayer.received;
-      const ticks = Math.round(meta.mediaTime * 90000);
-      let source = null;
-      for (let i = received.length - 1; i >= 0; i--) {
-        if (received[i][0] <= ticks + 1 && !received[i][2]) { source = received[i][0]; break; }
-      }
+      const source = window.livePlayer.cameraFrameBefore(Math.round(meta.mediaTime * 90000) + 1);
       if (source != null && source === lastCameraFrame) return;
       lastCameraFrame = source;
       const h = meta.height;
