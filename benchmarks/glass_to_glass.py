@@ -79,7 +79,7 @@ PROBE_JS = r"""
     let lastCameraFrame = null;  // media time (ticks) of the camera frame last read
     const onFrame = (now, meta) => {
       video.requestVideoFrameCallback(onFrame);
-      // A repeat (camserver/repeat.py) of a camera frame already read shows nothing new: skip
+      // A repeat (camserver/media/repeat.py) of a camera frame already read shows nothing new: skip
       // the read-back, which costs the page's main thread at 60 per second.
       const source = window.livePlayer.cameraFrameBefore(Math.round(meta.mediaTime * 90000) + 1);
       if (source != null && source === lastCameraFrame) return;
@@ -89,7 +89,7 @@ PROBE_JS = r"""
       const row = sctx.getImageData(0, BLOCK / 2, BITS * BLOCK, 1).data;
       const n = decode(row);
       // A camera frame counts when it first reaches the screen (the server's repeats show it
-      // again: see camserver/repeat.py).
+      // again: see camserver/media/repeat.py).
       if (n === last) return;
       last = n;
       out.push({ n, shown: performance.timeOrigin + meta.expectedDisplayTime,

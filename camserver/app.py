@@ -16,13 +16,13 @@ import sys
 from aiohttp import web
 from websockets.asyncio.server import serve
 
-from .camera import CameraEndpoint
+from .ingest.camera import CameraEndpoint
 from .config import Settings, parse_settings
-from .ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_ffmpeg
+from .ingest.ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_ffmpeg
 from .registry import Registry
-from .stream import CameraStream
-from .viewer import ViewerEndpoint
-from .web import make_app
+from .ingest.stream import CameraStream
+from .outputs.viewer import ViewerEndpoint
+from .web.server import make_app
 
 log = logging.getLogger("camserver")
 

@@ -8,7 +8,7 @@ import re
 import time
 from typing import Callable
 
-from .stream import CameraStream
+from .ingest.stream import CameraStream
 
 log = logging.getLogger(__name__)
 

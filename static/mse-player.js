@@ -32,8 +32,8 @@ function boxes(view, start, end) {
 
 /** {time (90 kHz ticks), key, repeat} of a moof+mdat fragment, or null. `repeat`: a picture
  * nothing depends on (sample_is_depended_on = 2), which is how the server marks its repeats of
- * the previous camera frame (camserver/repeat.py). Declared durations are skipped: the server
- * declares 1 s on every frame (see camserver/packager.py). */
+ * the previous camera frame (camserver/media/repeat.py). Declared durations are skipped: the server
+ * declares 1 s on every frame (see camserver/ingest/packager.py). */
 export function parseFragment(buffer) {
   const view = new DataView(buffer);
   const moof = boxes(view, 0, view.byteLength).find((b) => b.type === "moof");
@@ -80,7 +80,7 @@ const TIMESCALE = 90000;
 // It holds the LAG: how far currentTime runs behind the newest fragment's time moved on in real
 // time since that fragment arrived, i.e. behind the camera. The target is one fragment interval
 // plus a MARGIN. The server sends each picture twice, 2 ms apart, and the pair again every 33 ms
-// until the next camera frame (camserver/stream.py): Chrome then renders every display refresh
+// until the next camera frame (camserver/ingest/stream.py): Chrome then renders every display refresh
 // and plays on when a fragment is late. A fragment still has to be decoded before the refresh
 // that should show it, or its picture comes a refresh late.
 //

@@ -12,8 +12,8 @@ import json
 import shutil
 import subprocess
 
-from camserver.flv import FlvReader, FlvVideoTag
-from camserver.h264 import AvcConfig
+from camserver.media.flv import FlvReader, FlvVideoTag
+from camserver.media.h264 import AvcConfig
 
 __all__ = [
     "FRAME_COUNT",

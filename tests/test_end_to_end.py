@@ -106,7 +106,7 @@ def test_irregular_422_camera_resizes_and_returns_while_viewers_keep_playing(sta
         assert abs((pts[i] - pts[i - 1]) - (sent_at[i] - sent_at[i - 1])) < 0.02, i
     assert max(b - a for a, b in zip(pts, pts[1:])) > 10
     # The fMP4 viewer got a new init segment per encoder start and one fragment per frame, plus
-    # the repeats between frames (camserver/repeat.py).
+    # the repeats between frames (camserver/media/repeat.py).
     inits = [m for m in mp4.text if m["type"] == "init"]
     assert [(m["width"], m["height"]) for m in inits][0] == (640, 480)
     assert (inits[-1]["width"], inits[-1]["height"]) == (800, 600)

@@ -6,7 +6,7 @@ import re
 
 from PIL import Image, ImageChops
 
-from camserver.jpeg import inspect_jpeg
+from camserver.media.jpeg import inspect_jpeg
 from conftest import ServerProcess, free_port
 from mock_camera import FrameRenderer, frame_due, read_marker
 from test_end_to_end import status, wait_until

@@ -112,7 +112,7 @@ class SpsInfo:
     level_idc: int
     width: int
     height: int
-    # What writing a slice header takes (see camserver/repeat.py); not part of equality so that
+    # What writing a slice header takes (see camserver/media/repeat.py); not part of equality so that
     # two SPSs describing the same picture compare equal.
     sps_id: int = dataclasses.field(default=0, compare=False)
     log2_max_frame_num: int = dataclasses.field(default=4, compare=False)

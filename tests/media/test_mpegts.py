@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from camserver.h264 import avcc_to_annexb
-from camserver.mpegts import PCR_DELAY_90K, TS_PACKET_SIZE, TsMuxer
+from camserver.media.h264 import avcc_to_annexb
+from camserver.media.mpegts import PCR_DELAY_90K, TS_PACKET_SIZE, TsMuxer
 from media_fixtures import (
     FRAME_COUNT,
     encode_flv,

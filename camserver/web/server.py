@@ -20,13 +20,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .control import ControlError, config_message
-from .fanout import MJPEG_HEADER, Viewer
-from .registry import Registry, valid_camera_id
+from ..ingest.control import ControlError, config_message
+from ..outputs.fanout import MJPEG_HEADER, Viewer
+from ..registry import Registry, valid_camera_id
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MJPEG_BOUNDARY = "frame"
 
 

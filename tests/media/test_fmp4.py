@@ -1,7 +1,7 @@
 import random
 import struct
 
-from camserver.fmp4 import TIMESCALE, box, fragment, init_segment
+from camserver.media.fmp4 import TIMESCALE, box, fragment, init_segment
 from media_fixtures import (
     FRAME_COUNT,
     LIVE_ENCODER_ARGS,

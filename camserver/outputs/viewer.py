@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .fanout import FORMATS, Viewer
-from .registry import Registry, TooManyStreams, valid_camera_id
+from ..registry import Registry, TooManyStreams, valid_camera_id
 
 log = logging.getLogger(__name__)
 

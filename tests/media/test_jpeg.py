@@ -1,6 +1,6 @@
 import pytest
 
-from camserver.jpeg import JpegError, inspect_jpeg
+from camserver.media.jpeg import JpegError, inspect_jpeg
 from helpers import make_jpeg
 
 

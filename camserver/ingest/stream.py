@@ -15,11 +15,11 @@ import statistics
 import time
 from typing import Any
 
-from .fanout import MJPEG_HEADER, Fanout
+from ..outputs.fanout import MJPEG_HEADER, Fanout
 from .ffmpeg import Encoder
-from .h264 import AvcConfig
-from .jpeg import JpegInfo
-from .meter import RateMeter
+from ..media.h264 import AvcConfig
+from ..media.jpeg import JpegInfo
+from ..meter import RateMeter
 from .packager import Packager
 from .transcoder import Transcoder
 

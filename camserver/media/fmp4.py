@@ -32,7 +32,7 @@ _TRUN_FLAGS = 0x000001 | 0x000100 | 0x000200 | 0x000400
 # sample_depends_on=1 and sample_is_non_sync_sample for the others.
 _KEYFRAME_SAMPLE_FLAGS = 0x02000000
 _NON_KEYFRAME_SAMPLE_FLAGS = 0x01010000
-# A repeat picture (camserver/repeat.py) also has sample_is_depended_on=2: nothing refers to it.
+# A repeat picture (camserver/media/repeat.py) also has sample_is_depended_on=2: nothing refers to it.
 # Players may drop it; the H.264 page reads it to tell repeats from camera frames.
 _DISPOSABLE_SAMPLE_FLAGS = _NON_KEYFRAME_SAMPLE_FLAGS | 0x00800000
 

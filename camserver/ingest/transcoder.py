@@ -29,9 +29,9 @@ import time
 from typing import Any, Callable
 
 from .ffmpeg import Encoder, multipart_part, transcode_command
-from .flv import FlvError, FlvReader
-from .h264 import AvcConfig, H264Error
-from .ratelimit import RateLimitedLog
+from ..media.flv import FlvError, FlvReader
+from ..media.h264 import AvcConfig, H264Error
+from ..ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .jpeg import JpegError, inspect_jpeg
-from .ratelimit import RateLimitedLog
-from .registry import DEFAULT_ID, Registry, TooManyStreams, valid_camera_id
+from ..media.jpeg import JpegError, inspect_jpeg
+from ..ratelimit import RateLimitedLog
+from ..registry import DEFAULT_ID, Registry, TooManyStreams, valid_camera_id
 
 log = logging.getLogger(__name__)
 _warn = RateLimitedLog(log)

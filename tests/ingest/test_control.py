@@ -1,6 +1,6 @@
 import pytest
 
-from camserver.control import ControlError, config_message
+from camserver.ingest.control import ControlError, config_message
 
 
 def test_valid_settings_become_one_message():

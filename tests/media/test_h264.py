@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from camserver.h264 import (
+from camserver.media.h264 import (
     AvcConfig,
     H264Error,
     SpsInfo,
@@ -11,7 +11,7 @@ from camserver.h264 import (
     nal_unit_type,
     parse_sps,
 )
-from camserver.repeat import add_emulation_prevention
+from camserver.media.repeat import add_emulation_prevention
 from media_fixtures import LIVE_ENCODER_ARGS, encode_flv, video_tags
 
 

@@ -7,8 +7,8 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 
-from camserver.fanout import MJPEG_HEADER
-from camserver.jpeg import inspect_jpeg
+from camserver.outputs.fanout import MJPEG_HEADER
+from camserver.media.jpeg import inspect_jpeg
 from helpers import (ScriptedCamera, fragment_info, make_jpeg, probe_frames, refusal_status,
                      watch)
 

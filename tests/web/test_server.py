@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from camserver.jpeg import inspect_jpeg
+from camserver.media.jpeg import inspect_jpeg
 from conftest import ffprobe_path
 from helpers import ScriptedCamera, make_jpeg
 from test_end_to_end import status, wait_until

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import fmp4
-from .h264 import AvcConfig, avcc_to_annexb
-from .mpegts import TsMuxer
-from .repeat import RepeatMaker
+from ..media import fmp4
+from ..media.h264 import AvcConfig, avcc_to_annexb
+from ..media.mpegts import TsMuxer
+from ..media.repeat import RepeatMaker
 
 # fMP4 wants each frame's duration when the frame is sent, before the next one exists. Every
 # fragment declares 1 s instead of a guess from the last interval: Media Source Extensions treat a

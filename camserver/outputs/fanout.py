@@ -19,8 +19,8 @@ import logging
 import struct
 from typing import Iterable
 
-from .packager import InitSegment, VideoFrame
-from .ratelimit import RateLimitedLog
+from ..ingest.packager import InitSegment, VideoFrame
+from ..ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-from camserver.packager import MIN_AFTER_REPEAT, Packager
+from camserver.ingest.packager import MIN_AFTER_REPEAT, Packager
 from media_fixtures import LIVE_ENCODER_ARGS, encode_flv, video_tags
 
 

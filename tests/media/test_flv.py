@@ -3,7 +3,7 @@ import struct
 
 import pytest
 
-from camserver.flv import FlvError, FlvReader, FlvVideoTag
+from camserver.media.flv import FlvError, FlvReader, FlvVideoTag
 from media_fixtures import FRAME_COUNT, encode_flv, ffprobe_json
 
 FLV_HEADER = b"FLV\x01\x01\x00\x00\x00\x09" + bytes(4)

@@ -1,7 +1,7 @@
 import json
 
-from camserver.fanout import MJPEG_HEADER, Fanout, Viewer
-from camserver.packager import InitSegment, VideoFrame
+from camserver.outputs.fanout import MJPEG_HEADER, Fanout, Viewer
+from camserver.ingest.packager import InitSegment, VideoFrame
 
 
 class FakeViewer(Viewer):

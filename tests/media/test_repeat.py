@@ -4,10 +4,10 @@ import subprocess
 
 import pytest
 
-from camserver.h264 import (AvcConfig, H264Error, _BitReader, avcc_to_annexb,
+from camserver.media.h264 import (AvcConfig, H264Error, _BitReader, avcc_to_annexb,
                             iter_avcc_nal_units, parse_pps, parse_slice_start, parse_sps)
-from camserver.packager import Packager
-from camserver.repeat import RepeatMaker, _BitWriter, add_emulation_prevention, skip_slice
+from camserver.ingest.packager import Packager
+from camserver.media.repeat import RepeatMaker, _BitWriter, add_emulation_prevention, skip_slice
 from media_fixtures import LIVE_ENCODER_ARGS, encode_flv, ffmpeg_exe, video_tags
 
 

@@ -1,0 +1,1 @@
+"""Pure formats: bytes in, bytes out, no I/O (JPEG checks, FLV, H.264, MPEG-TS, fMP4, repeat pictures)."""

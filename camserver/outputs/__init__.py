@@ -1,0 +1,1 @@
+"""Consumers of a stream: the fan-out to live viewers and the viewer WebSocket."""

@@ -1,0 +1,1 @@
+"""The HTTP server: pages, status, metrics, API and the HTTP stream URLs."""
