@@ -18,7 +18,7 @@ class RateLimitedLog:
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def log(self, level: int, key: str, message: str, *args) -> bool:
+    def log(self, level: int, key: str, message: str, *args, **kwargs) -> bool:
         """Log ``message % args`` unless ``key`` was logged less than ``interval`` ago.
 
         Returns whether a line was written.
@@ -33,5 +33,5 @@ class RateLimitedLog:
             message += " (%d more since last report)"
             args = (*args, suppressed)
         self._last[key] = now
-        self._logger.log(level, message, *args)
+        self._logger.log(level, message, *args, **kwargs)
         return True

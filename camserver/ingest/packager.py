@@ -36,16 +36,23 @@ class InitSegment:
     codec: str
     width: int
     height: int
+    #: ftyp + moov for fMP4 viewers.
     data: bytes
+    #: The encoder's parameters (avcC, SPS/PPS) for consumers that build their own containers.
+    config: AvcConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class VideoFrame:
     seq: int
+    #: Arrival time of the frame's JPEG at the server: 90 kHz ticks since the stream's epoch.
     pts: int
     keyframe: bool
+    #: The same picture three ways: MPEG-TS packets, one fMP4 fragment, and the access unit itself
+    #: (AVCC, length-prefixed NAL units) for consumers that build their own containers.
     ts: bytes
     fmp4: bytes
+    avcc: bytes = b""
     #: A repeat of the previous picture for fMP4 viewers (``ts`` is empty): see repeat.py.
     repeat: bool = False
 
@@ -69,7 +76,7 @@ class Packager:
         self._repeats = RepeatMaker(config)
         self._parameter_sets = config.annexb_parameter_sets
         self.init = InitSegment(config.codec_string, config.width, config.height,
-                                fmp4.init_segment(config, config.width, config.height))
+                                fmp4.init_segment(config, config.width, config.height), config)
         return self.init
 
     @property
@@ -92,7 +99,7 @@ class Packager:
         annexb = avcc_to_annexb(avcc, self._config.nal_length_size)
         ts = self._ts.mux(annexb, pts, keyframe, self._parameter_sets if keyframe else b"")
         fragment = fmp4.fragment(self._seq, pts, FRAGMENT_DURATION, avcc, keyframe)
-        return VideoFrame(self._seq, pts, keyframe, ts, fragment)
+        return VideoFrame(self._seq, pts, keyframe, ts, fragment, avcc)
 
     def repeat(self, pts: int) -> VideoFrame | None:
         """An fMP4 repeat of the last packaged picture at ``pts``, or None if none can be made
@@ -107,4 +114,4 @@ class Packager:
         self._last_was_repeat = True
         self._seq += 1
         fragment = fmp4.fragment(self._seq, pts, FRAGMENT_DURATION, avcc, False, disposable=True)
-        return VideoFrame(self._seq, pts, False, b"", fragment, repeat=True)
+        return VideoFrame(self._seq, pts, False, b"", fragment, avcc, repeat=True)

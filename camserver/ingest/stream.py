@@ -20,7 +20,8 @@ from .ffmpeg import Encoder
 from ..media.h264 import AvcConfig
 from ..media.jpeg import JpegInfo
 from ..meter import RateMeter
-from .packager import Packager
+from ..ratelimit import RateLimitedLog
+from .packager import InitSegment, Packager, VideoFrame
 from .transcoder import Transcoder
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,28 @@ REPEAT_INTERVAL = 1 / 30
 SHADOW = 0.002
 #: No repeats once the camera has been silent this long.
 REPEAT_FOR = 2.0
+
+
+class StreamConsumer:
+    """Something a stream feeds besides its live viewers: a recorder, HLS, a restream, a motion
+    detector. Override what you need; every call comes on the event loop, on the per-frame path,
+    so it must return at once (no blocking I/O, no awaiting). A consumer that falls behind drops
+    or skips on its own side. An exception is logged (rate-limited) and never reaches the stream
+    or the other consumers.
+    """
+
+    def on_init(self, init: InitSegment) -> None:
+        """A new encoder configuration; the frames that follow belong to it. Also called once
+        when the consumer is added to a stream that already has one."""
+
+    def on_frame(self, frame: VideoFrame) -> None:
+        """An encoded camera frame (never a repeat), in decode order."""
+
+    def on_jpeg(self, jpeg: bytes, info: JpegInfo, wall_ms: float) -> None:
+        """A checked JPEG from the camera, with its arrival time (Unix ms on the stream clock)."""
+
+    def on_camera(self, online: bool) -> None:
+        """The camera connected or left."""
 
 
 class CameraStream:
@@ -76,6 +99,31 @@ class CameraStream:
         self._repeat_timer: asyncio.TimerHandle | None = None
         self._newest_arrival: float | None = None
         self._closing: asyncio.Task | None = None
+        self.consumers: list[StreamConsumer] = []
+        self._consumer_errors = RateLimitedLog(log)
+
+    # -- consumers -------------------------------------------------------------------------------
+
+    def add_consumer(self, consumer: StreamConsumer) -> None:
+        self.consumers.append(consumer)
+        if self.packager.init is not None:
+            self._notify(consumer, "on_init", self.packager.init)
+
+    def remove_consumer(self, consumer: StreamConsumer) -> None:
+        if consumer in self.consumers:
+            self.consumers.remove(consumer)
+
+    def _notify(self, consumer: StreamConsumer, method: str, *args) -> None:
+        try:
+            getattr(consumer, method)(*args)
+        except Exception as exc:  # one broken consumer must not stop the video for the others
+            self._consumer_errors.log(logging.ERROR, f"{type(consumer).__name__}.{method}",
+                                      "%s: %s.%s failed: %r", self.name,
+                                      type(consumer).__name__, method, exc, exc_info=True)
+
+    def _publish(self, method: str, *args) -> None:
+        for consumer in self.consumers:
+            self._notify(consumer, method, *args)
 
     # -- camera side -----------------------------------------------------------------------------
 
@@ -88,6 +136,7 @@ class CameraStream:
             self._grace_timer = None
         self.last_seen = time.monotonic()
         self.fanout.publish_event({"type": "camera", "state": "online", "camera": self.id})
+        self._publish("on_camera", True)
         return previous
 
     def detach_camera(self, connection: Any) -> None:
@@ -97,6 +146,7 @@ class CameraStream:
         self.last_seen = time.monotonic()
         self._cancel_repeats()
         self.fanout.publish_event({"type": "camera", "state": "offline", "camera": self.id})
+        self._publish("on_camera", False)
         self._grace_timer = asyncio.get_running_loop().call_later(self._grace, self._stop_encoder)
 
     def receive_jpeg(self, jpeg: bytes, info: JpegInfo, arrived: float) -> None:
@@ -115,6 +165,7 @@ class CameraStream:
         self.subsampling = info.subsampling
         wall_ms = self.epoch_ms + (arrived - self._epoch) * 1000
         self.fanout.publish_jpeg(MJPEG_HEADER.pack(self.frames_in & 0xFFFFFFFF, wall_ms) + jpeg)
+        self._publish("on_jpeg", jpeg, info, wall_ms)
         pts = round((arrived - self._epoch) * TICKS_PER_SECOND)
         self.transcoder.submit(jpeg, size, (pts, arrived))
 
@@ -131,6 +182,7 @@ class CameraStream:
                 log.info("%s: no repeat pictures for browsers (%s): the H.264 page will run "
                          "with more delay", self.name, self.packager.repeats_unsupported)
             self.fanout.publish_init(init)
+            self._publish("on_init", init)
 
     def _on_frame(self, avcc: bytes, keyframe: bool, tag: tuple[int, float] | None) -> None:
         now = time.monotonic()
@@ -139,6 +191,7 @@ class CameraStream:
         # The first viewer's bytes are written right after this instant.
         self.delays_ms.append((time.monotonic() - arrived) * 1000)
         self.fanout.publish_video(frame)
+        self._publish("on_frame", frame)
         self.frames_encoded += 1
         self._out_rate.add(len(frame.ts), now)
         if tag is not None and arrived == self._newest_arrival and self.fanout.wants_repeats():
