@@ -16,12 +16,16 @@ import sys
 from aiohttp import web
 from websockets.asyncio.server import serve
 
-from .ingest.camera import CameraEndpoint
 from .config import Settings, parse_settings
+from .ingest.camera import CameraEndpoint
 from .ingest.ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_ffmpeg
-from .registry import Registry
 from .ingest.stream import CameraStream
+from .loopwatch import LoopMonitor
+from .outputs.audience import Audience
 from .outputs.viewer import ViewerEndpoint
+from .registry import Registry
+from .services import Services
+from .web.guard import GuardedSite, HttpGuard
 from .web.server import make_app
 
 log = logging.getLogger("camserver")
@@ -52,21 +56,30 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         raise StartupError(str(exc)) from None
     log.info("H.264 encoder: %s (bitrate %s, keyframe every %g s)", encoder.name,
              settings.bitrate, settings.gop)
+    _raise_open_file_limit(settings)
 
+    loop_monitor = LoopMonitor()
+    loop_monitor.start()
     make_stream = functools.partial(
         CameraStream, ffmpeg=ffmpeg, encoder=encoder, bitrate=settings.bitrate, gop=settings.gop,
-        grace=settings.grace, viewer_buffer_bytes=settings.viewer_buffer_bytes)
-    registry = Registry(make_stream, settings.max_streams)
+        grace=settings.grace, viewer_buffer_bytes=settings.viewer_buffer_bytes,
+        loop_monitor=loop_monitor)
+    registry = Registry(make_stream, settings.max_streams, max_waiting_ids=settings.max_streams)
+    audience = Audience(settings.max_viewers, settings.max_viewers_per_address,
+                        settings.viewer_stall_timeout)
     cameras = CameraEndpoint(registry, settings.max_frame_bytes, settings.camera_token)
-    viewers = ViewerEndpoint(registry)
+    services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name)
+    viewers = ViewerEndpoint(registry, audience)
+    guard = HttpGuard(settings.http_timeout, max_per_address=2 * settings.max_viewers_per_address)
 
-    runner = web.AppRunner(make_app(registry, cameras, encoder.name), access_log=None)
+    runner = web.AppRunner(make_app(services, guard), access_log=None,
+                           shutdown_timeout=SHUTDOWN_STEP)
     await runner.setup()
     servers = []
+    tasks: list[asyncio.Task] = []
     try:
-        site = web.TCPSite(runner, settings.host, settings.http_port)
         try:
-            await site.start()
+            await GuardedSite(runner, settings.host, settings.http_port, guard).start()
         except OSError as exc:
             raise _bind_error("HTTP", "--http-port", settings.http_port, exc) from None
         log.info("HTTP server started on port %d", settings.http_port)
@@ -77,7 +90,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 # Room for a frame over the limit to be refused with a log line, not a closed
                 # connection; far larger messages close the connection (1009).
                 max_size=max(4 * settings.max_frame_bytes, 8 * 1024 * 1024),
-                compression=None, ping_interval=10, ping_timeout=20))
+                compression=None, ping_interval=10, ping_timeout=20,
+                open_timeout=settings.http_timeout, close_timeout=SHUTDOWN_STEP))
         except OSError as exc:
             raise _bind_error("camera WebSocket", "--camera-port", settings.camera_port,
                               exc) from None
@@ -88,24 +102,68 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 process_request=viewers.check_request, max_size=64 * 1024,
                 # Media is already compressed; per-connection deflate would cost a core at a few
                 # hundred viewers.
-                compression=None, ping_interval=20, ping_timeout=20))
+                compression=None, ping_interval=20, ping_timeout=20,
+                open_timeout=settings.http_timeout, close_timeout=SHUTDOWN_STEP))
         except OSError as exc:
             raise _bind_error("viewer WebSocket", "--viewer-port", settings.viewer_port,
                               exc) from None
         log.info("Viewer WebSocket server started on port %d", settings.viewer_port)
         log.info("Server is ready!")
-        pruner = asyncio.create_task(_prune_forever(registry, settings.grace))
+        tasks = [asyncio.create_task(_prune_forever(registry, settings.grace)),
+                 asyncio.create_task(audience.watch())]
         await stop.wait()
         log.info("Shutting down")
-        pruner.cancel()
     finally:
-        for server in servers:
-            server.close()
-        await registry.shutdown()
-        for server in servers:
-            await server.wait_closed()
-        await runner.cleanup()
+        for task in tasks:
+            task.cancel()
+        await _shut_down(servers, registry, audience, guard, runner)
+        loop_monitor.stop()
         log.info("Stopped")
+
+
+#: Shutdown has 3 s in all whatever the peers do: each step (FFmpeg's last frames, a peer's
+#: closing handshake, an HTTP handler's end) gets at most this long, and they run side by side.
+SHUTDOWN_STEP = 1.0
+SHUTDOWN_DEADLINE = 2.5
+
+
+async def _shut_down(servers, registry: Registry, audience: Audience, guard: HttpGuard,
+                     runner: web.AppRunner) -> None:
+    # A viewer with unsent bytes would hold its closing handshake for a close timeout each.
+    audience.drop_stalled_now()
+    audience.close_all()
+    for server in servers:
+        server.close()
+    steps = [registry.shutdown(SHUTDOWN_STEP), runner.cleanup(),
+             *(server.wait_closed() for server in servers)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*steps, return_exceptions=True),
+                               SHUTDOWN_DEADLINE)
+    except asyncio.TimeoutError:
+        log.warning("Shutdown: peers still open after %g s; dropping them", SHUTDOWN_DEADLINE)
+        guard.abort_all()
+        for server in servers:
+            for connection in server.connections:
+                if connection.transport is not None:
+                    connection.transport.abort()
+
+
+def _raise_open_file_limit(settings: Settings) -> None:
+    """Each viewer holds a socket: make the soft limit the hard one, and say if it is short."""
+    try:
+        import resource
+    except ImportError:  # not on this OS
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = settings.max_viewers + 4 * settings.max_streams + 256
+    if soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    if soft < wanted:
+        log.warning("Open file limit is %d, short of the %d that --max-viewers %d needs; raise "
+                    "it (ulimit -n, LimitNOFILE=) or lower --max-viewers", soft, wanted,
+                    settings.max_viewers)
 
 
 async def _prune_forever(registry: Registry, grace: float) -> None:

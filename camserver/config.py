@@ -32,6 +32,10 @@ class Settings:
     camera_token: str | None = None
     viewer_buffer_bytes: int = 1024 * 1024
     max_streams: int = 64
+    max_viewers: int = 5000
+    max_viewers_per_address: int = 100
+    viewer_stall_timeout: float = 30.0
+    http_timeout: float = 10.0
 
 
 def _bitrate(text: str) -> str:
@@ -44,6 +48,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
     return value
 
 
@@ -99,8 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--viewer-buffer-bytes", type=_byte_count, default=d.viewer_buffer_bytes,
                    help="unsent bytes after which a slow viewer skips to the next keyframe "
                         "(default 1M)")
-    p.add_argument("--max-streams", type=int, default=d.max_streams,
+    p.add_argument("--max-streams", type=_positive_int, default=d.max_streams,
                    help="most camera streams at once (default %(default)s)")
+    p.add_argument("--max-viewers", type=_positive_int, default=d.max_viewers,
+                   help="most viewers at once, all cameras, ports and formats "
+                        "(default %(default)s)")
+    p.add_argument("--max-viewers-per-address", type=_positive_int,
+                   default=d.max_viewers_per_address,
+                   help="most viewers from one client address; loopback is exempt "
+                        "(default %(default)s)")
+    p.add_argument("--viewer-stall-timeout", type=_positive_float,
+                   default=d.viewer_stall_timeout,
+                   help="seconds a viewer may take none of its unsent video before it is "
+                        "dropped (default %(default)s)")
+    p.add_argument("--http-timeout", type=_positive_float, default=d.http_timeout,
+                   help="seconds an HTTP client has to send a request's headers or body, and "
+                        "an idle keep-alive connection stays open (default %(default)s)")
     return p
 
 

@@ -79,7 +79,11 @@ def decode_errors(data: bytes, fmt: str = "mpegts") -> str:
     """What the real ffmpeg complains about when decoding ``data`` (empty if nothing)."""
     from conftest import ROOT  # noqa: F401  (same interpreter as the tests)
     import shutil
+    # Every decoded frame goes to the null muxer with its own time: with ffmpeg's defaults the
+    # output time base is 1/fps (from the SPS), and two frames of a jittery camera less than a
+    # frame interval apart would land on one tick ("non monotonically increasing dts").
     out = subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-f", fmt, "-i", "pipe:0",
+                          "-fps_mode", "passthrough", "-enc_time_base", "1/90000",
                           "-f", "null", "-"], input=data, capture_output=True, timeout=120)
     return out.stderr.decode()
 

@@ -110,8 +110,11 @@ def test_irregular_422_camera_resizes_and_returns_while_viewers_keep_playing(sta
     inits = [m for m in mp4.text if m["type"] == "init"]
     assert [(m["width"], m["height"]) for m in inits][0] == (640, 480)
     assert (inits[-1]["width"], inits[-1]["height"]) == (800, 600)
+    # The viewer waited for the camera (it creates no stream), so its stream message says
+    # online; then three camera connections came and went.
+    assert mp4.text[0]["type"] == "stream" and mp4.text[0]["online"] is True
     states = [m["state"] for m in mp4.text if m["type"] == "camera"]
-    assert states == ["online", "offline"] * 3  # three camera connections came and went
+    assert states == ["offline"] + ["online", "offline"] * 2
     fragments = [fragment_info(m) for _, m in mp4.binary if m[4:8] == b"moof"]
     assert len(mp4.binary) == len(fragments) + len(inits)
     assert sum(1 for _, repeat in fragments if not repeat) == len(sent_at)

@@ -2,12 +2,15 @@
 
 A real ESP32 that only sends binary JPEGs needs nothing else. Optional extras:
 
-- text messages are JSON; ``{"type": "hello", ...}`` (name, board, sensor, resolution, fps,
-  firmware) is kept for /status, anything else is logged and ignored;
+- text messages are JSON objects; ``{"type": "hello", ...}`` (board, sensor, resolution, fps,
+  firmware, current settings and the choices it accepts) and ``{"type": "config_ack", ...}`` are
+  kept for /status (bounded: :mod:`camserver.ingest.control`), anything else is logged and
+  ignored;
 - a token, when the server has one: ``Authorization: Bearer <token>`` or ``?token=<token>``.
 
-Every binary message is checked (:func:`camserver.jpeg.inspect_jpeg`) before FFmpeg sees it. A
-bad one is dropped with a rate-limited log line saying why; the connection and stream go on.
+Every binary message is checked (:func:`camserver.media.jpeg.inspect_jpeg`) before FFmpeg sees
+it. A bad one is dropped with a rate-limited log line saying why; the connection and stream go
+on. Nothing a camera sends is kept or logged unbounded (:mod:`camserver.ratelimit`).
 """
 
 from __future__ import annotations
@@ -24,16 +27,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..media.jpeg import JpegError, inspect_jpeg
-from ..ratelimit import RateLimitedLog
+from ..messages import BadMessage, parse_object
+from ..ratelimit import RateLimitedLog, clip
 from ..registry import DEFAULT_ID, Registry, TooManyStreams, valid_camera_id
+from .control import ack_from_message, hello_from_message
 
 log = logging.getLogger(__name__)
-_warn = RateLimitedLog(log)
+_log = RateLimitedLog(log)
 
-# Hello fields kept for /status; anything else a camera sends is not ours to store.
-_HELLO_FIELDS = {"camera_id": str, "name": str, "board": str, "sensor": str, "width": int,
-                 "height": int, "fps": (int, float), "quality": int, "firmware": str,
-                 "framesize": str}
+#: Text messages (hello, config_ack) are small; anything longer is refused unparsed.
+MAX_TEXT_BYTES = 64 * 1024
 
 
 def camera_id_from_path(path: str) -> str | None:
@@ -68,8 +71,9 @@ class CameraEndpoint:
         if self.token is not None:
             given = _token_from(request) or ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):
-                log.warning("Camera from %s refused: missing or wrong token",
-                            connection.remote_address[0])
+                address = connection.remote_address[0]
+                _log.log(logging.WARNING, f"token:{address}",
+                         "Camera from %s refused: missing or wrong token", address)
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "Wrong camera token\n")
         return None
 
@@ -79,21 +83,24 @@ class CameraEndpoint:
         try:
             stream = self.registry.get_or_create(camera_id)
         except TooManyStreams as exc:
-            log.warning("Camera %s from %s refused: %s", camera_id, peer, exc)
+            _log.log(logging.WARNING, "too-many-streams", "Camera %s from %s refused: %s",
+                     camera_id, peer, exc)
             await connection.close(1013, "too many cameras")
             return
         previous = stream.attach_camera(connection, peer)
-        self.registry.camera_connected()
+        self.registry.camera_connected(stream)
         self.connections += 1
         if previous is not None:
-            log.info("Camera %s reconnected from %s; closing its previous connection",
+            _log.log(logging.INFO, f"{camera_id}:reconnect",
+                     "Camera %s reconnected from %s; closing its previous connection",
                      camera_id, peer)
             # The old connection may be half-open (a camera that rebooted never said goodbye):
             # drop it without waiting for a closing handshake that would never come.
             if previous.transport is not None:
                 previous.transport.abort()
         else:
-            log.info("Camera %s connected from %s", camera_id, peer)
+            _log.log(logging.INFO, f"{camera_id}:connect", "Camera %s connected from %s",
+                     camera_id, peer)
         try:
             async for message in connection:
                 if isinstance(message, bytes):
@@ -106,37 +113,39 @@ class CameraEndpoint:
             self.connections -= 1
             stream.detach_camera(connection)
             if stream.camera is None:
-                log.info("Camera %s disconnected (%s)", camera_id,
-                         connection.close_reason or f"code {connection.close_code}")
+                _log.log(logging.INFO, f"{camera_id}:disconnect", "Camera %s disconnected (%s)",
+                         camera_id, clip(connection.close_reason or
+                                         f"code {connection.close_code}", 120))
 
     def _frame(self, stream, message: bytes, arrived: float) -> None:
         try:
             info = inspect_jpeg(message, self.max_frame_bytes)
         except JpegError as exc:
-            stream.reject_frame()
-            _warn.log(logging.WARNING, f"{stream.id}:{exc}".split("(")[0],
-                      "Camera %s: dropped a frame: %s", stream.id, exc)
+            stream.reject_frame(exc.reason)
+            _log.log(logging.WARNING, f"{stream.id}:{exc.reason}",
+                     "Camera %s: dropped a frame: %s", stream.id, exc)
             return
         stream.receive_jpeg(message, info, arrived)
 
     def _text(self, stream, message: str) -> None:
         try:
-            data = json.loads(message)
-        except ValueError:
-            _warn.log(logging.WARNING, f"{stream.id}:json",
-                      "Camera %s: ignored a text message that is not JSON: %.80r", stream.id,
-                      message)
+            data = parse_object(message, MAX_TEXT_BYTES)
+        except BadMessage as exc:
+            _log.log(logging.WARNING, f"{stream.id}:{exc.reason}",
+                     "Camera %s: ignored %s", stream.id, exc)
             return
-        kind = data.get("type") if isinstance(data, dict) else None
+        kind = data.get("type")
         if kind == "hello":
-            stream.hello = {k: v for k, v in data.items()
-                            if k in _HELLO_FIELDS and isinstance(v, _HELLO_FIELDS[k])
-                            and (not isinstance(v, str) or len(v) <= 64)}
-            log.info("Camera %s: hello %s", stream.id, stream.hello)
+            stream.hello = hello_from_message(data)
+            _log.log(logging.INFO, f"{stream.id}:hello", "Camera %s: hello %s", stream.id,
+                     clip(json.dumps(stream.hello), 400))
         elif kind == "config_ack":
-            stream.last_config_ack = {k: data.get(k) for k in ("applied", "rejected")}
-            log.info("Camera %s: settings applied %s, rejected %s", stream.id,
-                     data.get("applied"), data.get("rejected"))
+            stream.receive_config_ack(ack_from_message(data))
+            _log.log(logging.INFO, f"{stream.id}:config_ack",
+                     "Camera %s: settings applied %s, rejected %s", stream.id,
+                     clip(json.dumps(stream.last_config_ack["applied"])),
+                     clip(json.dumps(stream.last_config_ack["rejected"])))
         else:
-            _warn.log(logging.INFO, f"{stream.id}:type:{kind}",
-                      "Camera %s: ignored a message of unknown type %.40r", stream.id, kind)
+            _log.log(logging.INFO, f"{stream.id}:unknown-type",
+                     "Camera %s: ignored a message of unknown type %s", stream.id,
+                     clip(kind, 40))

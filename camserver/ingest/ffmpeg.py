@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-#: Boundary of the multipart framing written to FFmpeg's stdin (see :func:`multipart_part`).
-BOUNDARY = b"camserverframe"
 SOFTWARE_ENCODER = "libx264"
 HARDWARE_ENCODERS = ("h264_nvenc", "h264_vaapi", "h264_qsv", "h264_v4l2m2m", "h264_videotoolbox")
 
@@ -101,34 +99,41 @@ def available_encoders(path: str) -> set[str]:
 
 
 def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: float,
-                      input_path: str = "pipe:0", output_path: str = "pipe:1",
-                      loglevel: str = "error") -> list[str]:
-    """The FFmpeg command that reads multipart JPEGs and writes H.264 in FLV, frame by frame."""
+                      size: tuple[int, int], fps: float = 30.0, input_path: str = "pipe:0",
+                      output_path: str = "pipe:1", loglevel: str = "error") -> list[str]:
+    """The FFmpeg command that reads JPEGs in Matroska (:mod:`camserver.media.mkv`) and writes
+    H.264 of ``size`` in FLV, frame by frame."""
+    width, height = size[0] // 2 * 2, size[1] // 2 * 2
     filters = [
-        # Stamp each frame with the wall clock as it is decoded (microsecond time base, so no two
-        # frames collide): the camera's real rate, 5 to 30 fps with jitter, becomes the video's
-        # clock, and keyframes land every gop_seconds of real time. The server re-stamps the
-        # output with its own arrival times anyway; these stamps drive the encoder's rate control
-        # and keyframe placement.
-        "settb=1/1000000", "setpts=RTCTIME-RTCSTART",
-        # ESP32 JPEGs are often 4:2:2 and full range; browsers decode only 4:2:0. Odd sizes
-        # cannot be 4:2:0, so round down to even.
-        "scale=trunc(iw/2)*2:trunc(ih/2)*2:out_range=tv", "format=yuv420p",
+        # ESP32 JPEGs are often 4:2:2 and full range; browsers decode only 4:2:0, which needs
+        # even sizes. A fixed output size: a JPEG of another size (a camera whose size flaps
+        # faster than the encoder may restart) is scaled to the encoder's instead of failing it.
+        f"scale={width}:{height}:out_range=tv", "format=yuv420p",
         *encoder.filters,
     ]
     bitrate_args = ("-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate)
     return [
         ffmpeg, "-hide_banner", "-loglevel", loglevel,
         *encoder.input_args,
-        # A tiny probe: by default FFmpeg buffers ~50 frames (1.7 s) before starting. Multipart
-        # input with a Content-Length per part: plain -f mjpeg/image2pipe waits for the NEXT
-        # JPEG's start marker before releasing a frame (+1 frame of delay, and a stalled camera's
-        # last frame would never come out). Do not add -fflags nobuffer: it breaks piped MJPEG.
-        "-probesize", "32", "-analyzeduration", "0", "-f", "mpjpeg", "-i", input_path,
+        # A tiny probe: by default FFmpeg buffers ~50 frames (1.7 s) before starting. Matroska,
+        # not -f mjpeg/image2pipe: those wait for the NEXT JPEG's start marker before releasing
+        # a frame (+1 frame of delay, and a stalled camera's last frame would never come out);
+        # and each block carries the frame's arrival time. Do not add -fflags nobuffer: it
+        # breaks piped MJPEG.
+        "-probesize", "32", "-analyzeduration", "0", "-f", "matroska", "-i", input_path,
+        # Timestamps through unchanged: they identify each frame on the way out (the server
+        # pairs encoded frames with JPEGs by them) and are real arrival times, so rate control
+        # and keyframe placement follow real time, and a wall clock that jumps changes nothing.
+        "-copyts",
         "-vf", ",".join(filters),
-        # Keep every frame with its own timestamp: no frame dropped or duplicated to fit a rate.
-        "-fps_mode", "passthrough", "-enc_time_base", "1/1000000",
+        # Keep every frame with its own timestamp: no frame dropped or duplicated to fit a rate
+        # (the default encoder time base, 1/25 s, would merge frames: 1 ms is what FLV keeps).
+        "-fps_mode", "passthrough", "-enc_time_base", "1/1000",
         *encoder.codec_args,
+        # x264's rate control spends bitrate/fps on each frame, with the fps declared, not the
+        # one the timestamps show (measured: 288 kbit/s of 1000k at 10 fps declared as 30).
+        # FFmpeg 9 refuses -r with passthrough, so tell x264 directly.
+        *(("-x264-params", f"fps={fps:g}") if encoder.name == "libx264" else ()),
         *bitrate_args,
         # A keyframe gop_seconds after the previous one, so the first frame after a camera's
         # silence is one (MSE drops frames after a gap until a keyframe) and only that one: a
@@ -141,12 +146,6 @@ def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: 
         # past 64 KB) and can build the fMP4 init segment without parsing the bitstream.
         "-flush_packets", "1", "-flvflags", "no_duration_filesize", "-f", "flv", output_path,
     ]
-
-
-def multipart_part(jpeg: bytes) -> bytes:
-    """Frame one JPEG for FFmpeg's ``mpjpeg`` demuxer, which reads exactly Content-Length bytes."""
-    return (b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
-            + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
 
 
 async def _test_encode(ffmpeg: str, encoder: Encoder, timeout: float) -> str | None:

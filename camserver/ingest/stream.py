@@ -19,6 +19,7 @@ from ..outputs.fanout import MJPEG_HEADER, Fanout
 from .ffmpeg import Encoder
 from ..media.h264 import AvcConfig
 from ..media.jpeg import JpegInfo
+from ..loopwatch import LoopMonitor
 from ..meter import RateMeter
 from ..ratelimit import RateLimitedLog
 from .packager import InitSegment, Packager, VideoFrame
@@ -68,7 +69,8 @@ class StreamConsumer:
 
 class CameraStream:
     def __init__(self, camera_id: str, *, ffmpeg: str, encoder: Encoder, bitrate: str,
-                 gop: float, grace: float, viewer_buffer_bytes: int):
+                 gop: float, grace: float, viewer_buffer_bytes: int,
+                 loop_monitor: LoopMonitor | None = None):
         self.id = camera_id
         self.name = f"camera {camera_id}"
         self.encoder = encoder
@@ -80,7 +82,7 @@ class CameraStream:
         self.fanout = Fanout(self.name, viewer_buffer_bytes)
         self.packager = Packager()
         self.transcoder = Transcoder(self.name, ffmpeg, encoder, bitrate, gop,
-                                     self._on_config, self._on_frame)
+                                     self._on_config, self._on_frame, loop_monitor=loop_monitor)
         self.camera: Any = None
         self.camera_peer: str | None = None
         self.hello: dict = {}
@@ -88,7 +90,8 @@ class CameraStream:
         self.size: tuple[int, int] | None = None
         self.subsampling: str | None = None
         self.frames_in = 0
-        self.frames_rejected = 0
+        #: Messages that were not JPEGs we accept, by reason (camserver.media.jpeg.JpegError).
+        self.rejected: collections.Counter[str] = collections.Counter()
         self.frames_encoded = 0
         self.last_seen = self._epoch
         self._in_rate = RateMeter()
@@ -100,7 +103,7 @@ class CameraStream:
         self._newest_arrival: float | None = None
         self._closing: asyncio.Task | None = None
         self.consumers: list[StreamConsumer] = []
-        self._consumer_errors = RateLimitedLog(log)
+        self._log = RateLimitedLog(log)
 
     # -- consumers -------------------------------------------------------------------------------
 
@@ -117,9 +120,9 @@ class CameraStream:
         try:
             getattr(consumer, method)(*args)
         except Exception as exc:  # one broken consumer must not stop the video for the others
-            self._consumer_errors.log(logging.ERROR, f"{type(consumer).__name__}.{method}",
-                                      "%s: %s.%s failed: %r", self.name,
-                                      type(consumer).__name__, method, exc, exc_info=True)
+            self._log.log(logging.ERROR, f"{type(consumer).__name__}.{method}",
+                          "%s: %s.%s failed: %r", self.name, type(consumer).__name__, method,
+                          exc, exc_info=True)
 
     def _publish(self, method: str, *args) -> None:
         for consumer in self.consumers:
@@ -159,18 +162,26 @@ class CameraStream:
         size = (info.width, info.height)
         if size != self.size:
             if self.size is not None:
-                log.info("%s: resolution changed from %dx%d to %dx%d", self.name, *self.size,
-                         *size)
+                self._log.log(logging.INFO, "resolution", "%s: resolution changed from %dx%d "
+                              "to %dx%d", self.name, *self.size, *size)
             self.size = size
         self.subsampling = info.subsampling
         wall_ms = self.epoch_ms + (arrived - self._epoch) * 1000
         self.fanout.publish_jpeg(MJPEG_HEADER.pack(self.frames_in & 0xFFFFFFFF, wall_ms) + jpeg)
         self._publish("on_jpeg", jpeg, info, wall_ms)
         pts = round((arrived - self._epoch) * TICKS_PER_SECOND)
-        self.transcoder.submit(jpeg, size, (pts, arrived))
+        self.transcoder.submit(jpeg, size, arrived, (pts, arrived))
 
-    def reject_frame(self) -> None:
-        self.frames_rejected += 1
+    def reject_frame(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+    @property
+    def frames_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def receive_config_ack(self, ack: dict) -> None:
+        """A camera's answer to settings it was sent (already bounded: control.ack_from_message)."""
+        self.last_config_ack = ack
 
     # -- transcoder side -------------------------------------------------------------------------
 
@@ -234,11 +245,11 @@ class CameraStream:
         log.info("%s: camera gone for %g s; stopping its encoder", self.name, self._grace)
         self._closing = asyncio.ensure_future(self.transcoder.close())
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, timeout: float | None = None) -> None:
         self._cancel_repeats()
         if self._grace_timer is not None:
             self._grace_timer.cancel()
-        await self.transcoder.shutdown()
+        await self.transcoder.shutdown(timeout)
 
     def status(self) -> dict:
         now = time.monotonic()
@@ -263,8 +274,15 @@ class CameraStream:
             "encoder_running": self.transcoder.running,
             "encoder_starts": self.transcoder.starts,
             "viewers": len(self.fanout.viewers),
+            # Every binary message a camera sent is here: rejected (not a JPEG we accept),
+            # or in frames_in = frames_encoded + frames_dropped_by_encoder + frames_in_flight.
             "frames_dropped": self.frames_rejected + self.transcoder.frames_dropped,
             "frames_rejected": self.frames_rejected,
+            "frames_rejected_by_reason": dict(self.rejected),
+            "frames_dropped_by_encoder": self.transcoder.frames_dropped,
+            "frames_dropped_by_reason": dict(self.transcoder.dropped),
+            "frames_in_flight": self.transcoder.in_flight(),
+            "frames_rescaled": self.transcoder.frames_rescaled,
             "viewer_frames_skipped": sum(v.frames_skipped for v in self.fanout.viewers),
             "server_delay_ms_p50": round(statistics.median(delays), 2) if delays else None,
             "server_delay_ms_p99": round(delays[int(len(delays) * 0.99)], 2) if delays else None,

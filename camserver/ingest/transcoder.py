@@ -3,17 +3,23 @@
 :class:`Transcoder` is the only place that starts, feeds, restarts and reaps FFmpeg. Contract:
 
 - :meth:`Transcoder.submit` never blocks and never queues without bound. It writes the JPEG to
-  FFmpeg's stdin and returns True, or drops it and returns False (encoder behind, or waiting out
-  a restart backoff).
+  FFmpeg's stdin, or holds it while a child starts, or drops it (with a reason, counted in
+  :attr:`Transcoder.dropped`).
 - Every encoded frame comes back through ``on_frame(avcc, keyframe, tag)`` with the ``tag`` given
-  to the matching ``submit``. FFmpeg runs with ``-fps_mode passthrough``: one frame out per frame
-  in, in order, so a FIFO of tags pairs them. Before the first frame of every child comes
-  ``on_config(AvcConfig)``.
-- A new frame size starts a new child (after the old one has delivered everything it had).
-  A child that exits by itself, or holds a frame for ``hang_timeout`` seconds, is replaced with
-  exponential backoff. Every child is reaped; children get SIGKILL if the server dies
-  (PR_SET_PDEATHSIG) and run in their own session so a terminal's Ctrl-C reaches only the
-  server, which then stops them in order.
+  to the matching ``submit``. Each JPEG enters FFmpeg with its own timestamp (Matroska framing,
+  :mod:`camserver.media.mkv`, and ``-copyts``) and comes out with it, so frames are paired by
+  timestamp: a JPEG FFmpeg refuses is counted as dropped and shifts nothing. Before the first
+  frame of every child comes ``on_config(AvcConfig)``. Every frame submitted ends up encoded,
+  dropped (by reason) or, for a moment, in flight (:meth:`Transcoder.in_flight`).
+- A new frame size starts a new child (after the old one has delivered everything it had), at
+  most ``size_restarts`` times per ``size_restart_period``: a camera whose size flaps keeps its
+  encoder, and FFmpeg scales the odd frames to the encoder's size.
+- A child that exits by itself, or holds a frame for ``hang_timeout`` seconds of its own time,
+  is replaced, with a backoff that doubles per failure. "Its own time" leaves out the time the
+  event loop itself was late (:class:`~camserver.loopwatch.LoopMonitor`): a server too busy to
+  read FFmpeg's output must not blame FFmpeg. A child is failed at most once.
+- Every child is reaped; children get SIGKILL if the server dies (PR_SET_PDEATHSIG) and run in
+  their own session so a terminal's Ctrl-C reaches only the server, which stops them in order.
 """
 
 from __future__ import annotations
@@ -22,27 +28,42 @@ import asyncio
 import collections
 import ctypes
 import logging
+import re
 import signal
 import subprocess
 import sys
 import time
 from typing import Any, Callable
 
-from .ffmpeg import Encoder, multipart_part, transcode_command
+from ..loopwatch import LoopMonitor
+from ..media import mkv
 from ..media.flv import FlvError, FlvReader
 from ..media.h264 import AvcConfig, H264Error
-from ..ratelimit import RateLimitedLog
+from ..ratelimit import RateLimitedLog, clip
+from .ffmpeg import Encoder, transcode_command
 
 log = logging.getLogger(__name__)
 
 OnConfig = Callable[[AvcConfig], None]
 OnFrame = Callable[[bytes, bool, Any], None]
 
+#: FLV timestamps are 32-bit milliseconds.
+_FLV_MASK = 0xFFFFFFFF
+#: Memory addresses in FFmpeg's messages ("[mjpeg @ 0x55d0...]") make every line unique.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class _Pending:
+    __slots__ = ("tag", "written", "lag")
+
+    def __init__(self, tag: Any, written: float, lag: float):
+        self.tag, self.written, self.lag = tag, written, lag
 
 
 class _Child:
@@ -52,7 +73,10 @@ class _Child:
         self.proc = proc
         self.size = size
         self.name = name
-        self.pending: collections.deque[tuple[Any, float]] = collections.deque()
+        #: FFmpeg timestamp (ms, as FLV carries it) -> the frame inside FFmpeg, oldest first.
+        self.pending: collections.OrderedDict[int, _Pending] = collections.OrderedDict()
+        self._start: float | None = None
+        self._last_ms = -1
         self.frames_out = 0
         self.stopping = False
         self.tasks: list[asyncio.Task] = []
@@ -65,12 +89,36 @@ class _Child:
         transport = self.proc.stdin.transport
         return transport.get_write_buffer_size() if transport else 0
 
-    def oldest_pending_age(self, now: float) -> float:
-        return now - self.pending[0][1] if self.pending else 0.0
+    def held_for(self, now: float, lag_now: float) -> float:
+        """How long FFmpeg has had the oldest frame it has not returned, minus the time the
+        event loop was late meanwhile (when it could not have read FFmpeg's answer)."""
+        if not self.pending:
+            return 0.0
+        oldest = next(iter(self.pending.values()))
+        return (now - oldest.written) - (lag_now - oldest.lag)
 
-    def write(self, jpeg: bytes, tag: Any, now: float) -> None:
-        self.pending.append((tag, now))
-        self.proc.stdin.write(multipart_part(jpeg))
+    def write(self, jpeg: bytes, tag: Any, arrived: float, now: float, lag: float) -> None:
+        if self._start is None:
+            self._start = arrived
+            self.proc.stdin.write(mkv.header(*self.size))
+        # The frame's arrival time, in ms since this child's first frame: unique (FLV has ms
+        # resolution, so frames less than 1 ms apart are spread by a tick) and increasing.
+        ms = max(self._last_ms + 1, round((arrived - self._start) * 1000))
+        self._last_ms = ms
+        self.pending[ms & _FLV_MASK] = _Pending(tag, now, lag)
+        self.proc.stdin.write(mkv.frame(ms, jpeg))
+
+    def take(self, flv_ms: int) -> tuple[Any, int]:
+        """The tag of the frame FFmpeg returned at ``flv_ms``, and how many older frames it
+        will never return. (None, 0) for a timestamp we did not write."""
+        if flv_ms not in self.pending:
+            return None, 0
+        skipped = 0
+        while True:
+            ms, entry = self.pending.popitem(last=False)
+            if ms == flv_ms:
+                return entry.tag, skipped
+            skipped += 1
 
     async def finish(self, timeout: float = 3.0) -> None:
         """Close stdin so FFmpeg flushes its last frames and exits; kill it if it does not."""
@@ -95,83 +143,134 @@ class _Child:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+class _TokenBucket:
+    def __init__(self, capacity: int, period: float):
+        self.capacity, self._rate = capacity, capacity / period
+        self._tokens, self._stamp = float(capacity), time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
 class Transcoder:
     def __init__(self, name: str, ffmpeg: str, encoder: Encoder, bitrate: str, gop: float,
                  on_config: OnConfig, on_frame: OnFrame, *, hang_timeout: float = 5.0,
-                 max_queued_bytes: int = 8 * 1024 * 1024, max_backoff: float = 30.0):
+                 max_queued_bytes: int = 8 * 1024 * 1024, max_backoff: float = 30.0,
+                 size_restarts: int = 3, size_restart_period: float = 60.0,
+                 loop_monitor: LoopMonitor | None = None, stop_timeout: float = 3.0):
         self.name = name
         self.encoder = encoder
-        self._command = transcode_command(ffmpeg, encoder, bitrate, gop)
+        self._ffmpeg, self._bitrate, self._gop = ffmpeg, bitrate, gop
         self._on_config = on_config
         self._on_frame = on_frame
         self._hang_timeout = hang_timeout
         self._max_queued_bytes = max_queued_bytes
         self._max_backoff = max_backoff
+        self._size_restarts = _TokenBucket(size_restarts, size_restart_period)
+        self._loop = loop_monitor
+        self._stop_timeout = stop_timeout
         self._child: _Child | None = None
+        self._ending: set[_Child] = set()
         self._switching: asyncio.Task | None = None
         # Frames that arrive while a child starts: a second or so, then the oldest go.
         self._backlog: collections.deque[tuple[bytes, Any, float]] = collections.deque(maxlen=60)
         self._failures = 0
         self._retry_at = 0.0
         self._closed = False
-        self._warn = RateLimitedLog(log)
+        self._log = RateLimitedLog(log)
         #: Counters for /status.
         self.starts = 0
         self.restarts_after_failure = 0
-        self.frames_dropped = 0
+        self.dropped: collections.Counter[str] = collections.Counter()
+        #: Frames of another size encoded at the encoder's size (restarts were rate-limited).
+        self.frames_rescaled = 0
 
     @property
     def running(self) -> bool:
         return self._child is not None and self._child.alive
 
-    def submit(self, jpeg: bytes, size: tuple[int, int], tag: Any) -> bool:
+    @property
+    def frames_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    def in_flight(self) -> int:
+        """Frames submitted that are neither encoded nor dropped yet."""
+        children = {self._child, *self._ending} - {None}
+        return len(self._backlog) + sum(len(c.pending) for c in children)
+
+    def _lag(self) -> float:
+        return self._loop.lag_total() if self._loop is not None else 0.0
+
+    def submit(self, jpeg: bytes, size: tuple[int, int], arrived: float, tag: Any) -> bool:
+        """Encode ``jpeg`` (``size``, fully received at monotonic ``arrived``); its encoded
+        frame will come back with ``tag``. Returns False if it was dropped."""
         if self._closed:
-            return False
+            return self._drop("encoder-stopped")
         now = time.monotonic()
         child = self._child
-        if child is not None and child.alive and child.size == size:
-            if child.oldest_pending_age(now) > self._hang_timeout:
-                log.warning("%s: FFmpeg has held a frame for over %g s; restarting it",
-                            self.name, self._hang_timeout)
+        if child is not None and child.alive:
+            held = child.held_for(now, self._lag())
+            if held > self._hang_timeout:
+                log.warning("%s: FFmpeg has held a frame for %.1f s (not counting %.1f s the "
+                            "server itself was late); restarting it", self.name, held,
+                            now - next(iter(child.pending.values())).written - held)
                 self._failed(now)
-                self._switch(size, kill=True)
-                return self._hold(jpeg, tag, now)
-            if child.queued_bytes() > self._max_queued_bytes:
-                self.frames_dropped += 1
-                self._warn.log(logging.WARNING, "behind",
-                               "%s: encoder is not keeping up; dropping frames", self.name)
-                return False
-            child.write(jpeg, tag, now)
-            return True
+                self._switch(child.size, kill=True)
+                return self._hold(jpeg, tag, arrived)
+            if child.size == size or not self._size_restarts.take(now):
+                if child.size != size:
+                    self.frames_rescaled += 1
+                    self._log.log(logging.WARNING, "size-flapping",
+                                  "%s: frame size keeps changing (now %dx%d); keeping the "
+                                  "encoder at %dx%d for a while (FFmpeg scales the others)",
+                                  self.name, *size, *child.size)
+                if child.queued_bytes() > self._max_queued_bytes:
+                    self._log.log(logging.WARNING, "behind",
+                                  "%s: encoder is not keeping up; dropping frames", self.name)
+                    return self._drop("encoder-behind")
+                child.write(jpeg, tag, arrived, now, self._lag())
+                return True
+            self._log.log(logging.INFO, "size-change",
+                          "%s: frame size changed from %dx%d to %dx%d; restarting the encoder",
+                          self.name, *child.size, *size)
+            self._switch(size, kill=False)
+            return self._hold(jpeg, tag, arrived)
         if self._switching is not None:
-            return self._hold(jpeg, tag, now)
+            return self._hold(jpeg, tag, arrived)
         if now < self._retry_at:
-            self.frames_dropped += 1
-            return False
-        if child is not None and child.size != size and child.alive:
-            log.info("%s: frame size changed from %dx%d to %dx%d; restarting the encoder",
-                     self.name, *child.size, *size)
+            return self._drop("restart-backoff")
         self._switch(size, kill=False)
-        return self._hold(jpeg, tag, now)
+        return self._hold(jpeg, tag, arrived)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float | None = None) -> None:
         """Stop FFmpeg (flushing its last frames) and reap it. ``submit`` restarts it later."""
         if self._switching is not None:
             await asyncio.gather(self._switching, return_exceptions=True)
         child, self._child = self._child, None
+        for _ in range(len(self._backlog)):
+            self._drop("encoder-stopped")
         self._backlog.clear()
         if child is not None:
-            await child.finish()
+            await self._end(child, child.finish(timeout or self._stop_timeout))
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, timeout: float | None = None) -> None:
         """Close for good: no further submit is accepted."""
         self._closed = True
-        await self.close()
+        await self.close(timeout)
 
-    def _hold(self, jpeg: bytes, tag: Any, now: float) -> bool:
+    def _drop(self, reason: str) -> bool:
+        self.dropped[reason] += 1
+        return False
+
+    def _hold(self, jpeg: bytes, tag: Any, arrived: float) -> bool:
         if len(self._backlog) == self._backlog.maxlen:
-            self.frames_dropped += 1
-        self._backlog.append((jpeg, tag, now))
+            self._drop("start-backlog-full")
+        self._backlog.append((jpeg, tag, arrived))
         return True
 
     def _failed(self, now: float) -> None:
@@ -183,13 +282,26 @@ class Transcoder:
             log.warning("%s: next FFmpeg start in %g s", self.name, delay)
 
     def _switch(self, size: tuple[int, int], kill: bool) -> None:
+        if self._child is not None:
+            self._child.stopping = True  # failed or replaced once, whatever happens next
         self._switching = asyncio.create_task(self._replace_child(size, kill))
+
+    async def _end(self, child: _Child, ending) -> None:
+        """Wait for ``child`` to end; frames it never returned are dropped."""
+        self._ending.add(child)
+        try:
+            await ending
+        finally:
+            self._ending.discard(child)
+            for _ in range(len(child.pending)):
+                self._drop("lost-in-encoder-restart")
+            child.pending.clear()
 
     async def _replace_child(self, size: tuple[int, int], kill: bool) -> None:
         try:
             old, self._child = self._child, None
             if old is not None:
-                await (old.kill() if kill else old.finish())
+                await self._end(old, old.kill() if kill else old.finish(self._stop_timeout))
             if self._closed:
                 return
             wait = self._retry_at - time.monotonic()
@@ -201,9 +313,9 @@ class Transcoder:
             for jpeg, tag, arrived in backlog:
                 # Frames held through a long backoff are history, not live video.
                 if now - arrived > 1.0:
-                    self.frames_dropped += 1
+                    self._drop("stale-after-restart")
                     continue
-                self._child.write(jpeg, tag, arrived)
+                self._child.write(jpeg, tag, arrived, now, self._lag())
         except Exception:
             log.exception("%s: could not start FFmpeg", self.name)
             self._failed(time.monotonic())
@@ -211,15 +323,16 @@ class Transcoder:
             self._switching = None
 
     async def _start_child(self, size: tuple[int, int]) -> _Child:
+        command = transcode_command(self._ffmpeg, self.encoder, self._bitrate, self._gop, size)
         proc = await asyncio.create_subprocess_exec(
-            *self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            *command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent)
         self.starts += 1
         child = _Child(proc, size, self.name)
         child.tasks = [asyncio.create_task(self._read_frames(child)),
                        asyncio.create_task(self._log_stderr(child))]
-        log.info("%s: FFmpeg started (pid %d) for %dx%d with %s", self.name, proc.pid, *size,
-                 self.encoder.name)
+        self._log.log(logging.INFO, "start", "%s: FFmpeg started (pid %d) for %dx%d with %s",
+                      self.name, proc.pid, *size, self.encoder.name)
         return child
 
     async def _read_frames(self, child: _Child) -> None:
@@ -230,24 +343,33 @@ class Transcoder:
                     if tag.is_sequence_header:
                         self._on_config(AvcConfig.parse(tag.data))
                         continue
-                    entry = child.pending.popleft() if child.pending else (None, 0.0)
+                    frame_tag, refused = child.take(tag.timestamp_ms)
+                    if refused:
+                        self.dropped["refused-by-ffmpeg"] += refused
+                        self._log.log(logging.WARNING, "refused",
+                                      "%s: FFmpeg could not decode %d frame(s); the next ones "
+                                      "keep their own times", self.name, refused)
                     child.frames_out += 1
                     if child.frames_out == 1:
                         self._failures = 0
-                    self._on_frame(tag.data, tag.keyframe, entry[0])
+                    self._on_frame(tag.data, tag.keyframe, frame_tag)
         except (FlvError, H264Error) as exc:
             log.error("%s: unreadable FFmpeg output (%s); restarting it", self.name, exc)
             child.proc.kill()
         returncode = await child.proc.wait()
         if not child.stopping and not self._closed:
+            child.stopping = True
             log.warning("%s: FFmpeg exited unexpectedly with code %s after %d frames",
                         self.name, returncode, child.frames_out)
             self._failed(time.monotonic())
             if self._child is child:
                 self._child = None
+                await self._end(child, asyncio.sleep(0))
 
     async def _log_stderr(self, child: _Child) -> None:
         while line := await child.proc.stderr.readline():
             text = line.decode(errors="replace").rstrip()
             if text:
-                self._warn.log(logging.WARNING, text[:40], "%s: ffmpeg: %s", self.name, text)
+                # One key per kind of message, not per memory address or number in it.
+                key = re.sub(r"\d+", "#", _ADDRESS.sub("", text))[:60]
+                self._log.log(logging.WARNING, key, "%s: ffmpeg: %s", self.name, clip(text))

@@ -22,7 +22,15 @@ _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 
 
 class JpegError(ValueError):
-    """The message is not a complete JPEG image we can transcode; ``str()`` says why."""
+    """The message is not a complete JPEG image we can transcode; ``str()`` says why and
+    ``reason`` is a short code without numbers (for log keys and counters): ``too-large``,
+    ``not-jpeg``, ``truncated``, ``corrupt`` or ``unsupported``."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        words = message.split()
+        self.reason = ("too-large" if "limit" in message else "not-jpeg" if words[0] == "not"
+                       else words[0])
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,14 @@ MJPEG_HEADER = struct.Struct(">Id")
 class Viewer:
     """One receiver of a stream. Subclasses deliver; the policy lives in :class:`Fanout`."""
 
-    def __init__(self, fmt: str, peer: str):
+    def __init__(self, fmt: str, peer: str, address: str | None = None):
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
         self.format = fmt
+        #: For log lines: "address:port".
         self.peer = peer
+        #: The client's address, for per-address limits.
+        self.address = address if address is not None else peer.rsplit(":", 1)[0]
         self.skipping = True  # until the first keyframe: a decoder can start nowhere else
         self.frames_sent = 0
         self.frames_skipped = 0
@@ -50,6 +53,14 @@ class Viewer:
     def backlog(self) -> int:
         """Bytes handed to :meth:`send` that the peer has not taken yet."""
         raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop the connection now, without a closing handshake (a stalled peer would never
+        answer one)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """End the stream politely at shutdown, where the viewer's server does not."""
 
     def _deliver(self, message: bytes | str) -> None:
         self.send(message)

@@ -1,19 +1,17 @@
-"""HTTP (aiohttp): the two web pages, /status, and stream URLs for other software.
+"""The HTTP port (aiohttp): its routes, in one table at the end of :func:`make_app`.
 
-- ``/`` and ``/mjpeg``: the H.264 and MJPEG pages; ``/static/...``: their shared script and style.
-- ``/status``: JSON, see :func:`status`.
+- ``/`` and ``/mjpeg``: the H.264 and MJPEG pages; ``/static/...``: their scripts and style.
+- ``/status``, ``/metrics``: :mod:`camserver.web.status`.
 - ``/snapshot[/<id>].jpg``: the latest JPEG (Home Assistant's still image, Frigate's snapshot).
-- ``/stream[/<id>].ts``: MPEG-TS over HTTP (VLC, ffmpeg/ffprobe, Frigate/go2rtc inputs).
-- ``/stream[/<id>].mjpeg``: multipart MJPEG (Home Assistant's MJPEG camera, any browser <img>).
+- ``/stream[/<id>].ts|.mjpeg``: :mod:`camserver.web.streams`.
+- ``POST /api/cameras/<id>/config``: settings forwarded to the camera.
 
-HTTP stream viewers go through the same :class:`~camserver.fanout.Fanout` policy as WebSocket
-viewers; their queue is a deque drained by one writer task each.
+Every connection goes through :class:`~camserver.web.guard.HttpGuard` (deadlines, per-address
+cap); request bodies are read with :func:`~camserver.web.guard.read_body` (size, time).
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import json
 import logging
 from pathlib import Path
@@ -21,108 +19,26 @@ from pathlib import Path
 from aiohttp import web
 
 from ..ingest.control import ControlError, config_message
-from ..outputs.fanout import MJPEG_HEADER, Viewer
-from ..registry import Registry, valid_camera_id
+from ..messages import BadMessage, parse_object
+from ..outputs.fanout import MJPEG_HEADER
+from ..ratelimit import RateLimitedLog, clip
+from ..registry import valid_camera_id
+from ..services import Services
+from .guard import HttpGuard, read_body
+from .status import prometheus_text, status
+from .streams import live_handler
 
 log = logging.getLogger(__name__)
+_log = RateLimitedLog(log)
 
 ROOT = Path(__file__).resolve().parents[2]
-MJPEG_BOUNDARY = "frame"
+#: Settings messages are a few dozen bytes.
+MAX_API_BODY = 64 * 1024
 
 
-class HttpViewer(Viewer):
-    def __init__(self, fmt: str, request: web.Request, response: web.StreamResponse):
-        super().__init__(fmt, request.remote or "?")
-        self.response = response
-        self._transport = request.transport
-        self._queue: collections.deque[bytes] = collections.deque()
-        self._queued = 0
-        self._wakeup = asyncio.Event()
+def make_app(services: Services, guard: HttpGuard) -> web.Application:
+    registry = services.registry
 
-    def send(self, message: bytes | str) -> None:
-        if isinstance(message, str):
-            return  # JSON events are for WebSocket viewers
-        if self.format == "mjpeg":
-            jpeg = memoryview(message)[MJPEG_HEADER.size:]
-            message = b"".join((b"--" + MJPEG_BOUNDARY.encode(), b"\r\nContent-Type: image/jpeg"
-                                b"\r\nContent-Length: ", str(len(jpeg)).encode(), b"\r\n\r\n",
-                                jpeg, b"\r\n"))
-        self._queue.append(message)
-        self._queued += len(message)
-        self._wakeup.set()
-
-    def backlog(self) -> int:
-        transport = self._transport
-        return self._queued + (transport.get_write_buffer_size() if transport else 0)
-
-    def close(self) -> None:
-        self._closed = True
-        self._wakeup.set()
-
-    async def run(self) -> None:
-        """Write queued messages until the peer goes away or :meth:`close` is called."""
-        self._closed = False
-        while not self._closed:
-            # aiohttp does not cancel a handler whose client left, and while the camera is
-            # away no write would fail to tell us: look at the socket every few seconds.
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), 5)
-            except asyncio.TimeoutError:
-                if self._transport is None or self._transport.is_closing():
-                    return
-                continue
-            self._wakeup.clear()
-            while self._queue and not self._closed:
-                message = self._queue.popleft()
-                self._queued -= len(message)
-                await self.response.write(message)
-
-
-def status(registry: Registry, camera_endpoint, encoder_name: str) -> dict:
-    cameras = [stream.status() for stream in registry.streams.values()]
-    return {
-        "camera_clients": camera_endpoint.connections,
-        "viewer_clients": sum(c["viewers"] for c in cameras),
-        "streaming": any(c["online"] and c["frames_encoded"] for c in cameras),
-        "encoder": encoder_name,
-        "cameras": cameras,
-    }
-
-
-# name, type, help, key in CameraStream.status(); exposition format written by hand: it is a
-# dozen lines of text and saves a dependency.
-_METRICS = (
-    ("camserver_camera_online", "gauge", "1 while the camera is connected", "online"),
-    ("camserver_frames_received_total", "counter", "JPEG frames accepted", "frames_in"),
-    ("camserver_frames_encoded_total", "counter", "H.264 frames produced", "frames_encoded"),
-    ("camserver_frames_dropped_total", "counter", "frames rejected or dropped", "frames_dropped"),
-    ("camserver_fps", "gauge", "frames per second received", "fps"),
-    ("camserver_video_kbps", "gauge", "H.264 MPEG-TS bitrate", "kbps"),
-    ("camserver_bytes_sent_total", "counter", "bytes sent to viewers", "bytes_out"),
-    ("camserver_viewers", "gauge", "connected viewers", "viewers"),
-    ("camserver_server_delay_p50_ms", "gauge", "median server-added delay",
-     "server_delay_ms_p50"),
-    ("camserver_server_delay_p99_ms", "gauge", "99th percentile server-added delay",
-     "server_delay_ms_p99"),
-    ("camserver_encoder_starts_total", "counter", "FFmpeg starts", "encoder_starts"),
-)
-
-
-def prometheus_text(registry: Registry, camera_endpoint) -> str:
-    cameras = [stream.status() for stream in registry.streams.values()]
-    lines = ["# HELP camserver_camera_clients connected cameras",
-             "# TYPE camserver_camera_clients gauge",
-             f"camserver_camera_clients {camera_endpoint.connections}"]
-    for name, kind, help_text, key in _METRICS:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        for camera in cameras:
-            value = camera[key]
-            if value is not None:
-                lines.append(f'{name}{{camera="{camera["id"]}"}} {float(value):g}')
-    return "\n".join(lines) + "\n"
-
-
-def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Application:
     def stream_for(request: web.Request):
         camera_id = request.match_info.get("id")
         if camera_id is None:
@@ -142,9 +58,12 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
         return web.FileResponse(ROOT / "client_mjpeg.html", headers={"Cache-Control": "no-cache"})
 
     async def get_status(request: web.Request) -> web.Response:
-        return web.json_response(status(registry, camera_endpoint, encoder_name),
-                                 headers={"Cache-Control": "no-store",
-                                          "Access-Control-Allow-Origin": "*"})
+        return web.json_response(status(services), headers={"Cache-Control": "no-store",
+                                                            "Access-Control-Allow-Origin": "*"})
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=prometheus_text(services), content_type="text/plain",
+                            charset="utf-8", headers={"Cache-Control": "no-store"})
 
     async def snapshot(request: web.Request) -> web.Response:
         stream = stream_for(request)
@@ -153,54 +72,22 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
         return web.Response(body=stream.fanout.last_jpeg[MJPEG_HEADER.size:],
                             content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
-    async def live(request: web.Request) -> web.StreamResponse:
-        stream = stream_for(request)
-        fmt = request.match_info["ext"]
-        response = web.StreamResponse(headers={
-            "Content-Type": "video/mp2t" if fmt == "ts"
-            else f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
-            "Cache-Control": "no-store"})
-        await response.prepare(request)
-        viewer = HttpViewer(fmt, request, response)
-        log.info("HTTP viewer %s watching camera %s (%s)", viewer.peer, stream.id, fmt)
-        stream.fanout.add(viewer)
-        http_viewers.add(viewer)
-        try:
-            await viewer.run()
-        except ConnectionResetError:
-            pass
-        finally:
-            http_viewers.discard(viewer)
-            stream.fanout.remove(viewer)
-            log.info("HTTP viewer %s left camera %s", viewer.peer, stream.id)
-        return response
-
     async def configure_camera(request: web.Request) -> web.Response:
         """Forward settings to a connected camera (the firmware applies and saves them)."""
         stream = stream_for(request)
+        body = await read_body(request, MAX_API_BODY, services.settings.http_timeout)
         try:
-            message = config_message(await request.json())
-        except (ValueError, ControlError) as exc:
+            message = config_message(parse_object(body, MAX_API_BODY))
+        except (BadMessage, ControlError) as exc:
             raise web.HTTPBadRequest(text=f"{exc}\n") from None
         if stream.camera is None:
             raise web.HTTPConflict(text="camera is not connected\n")
         await stream.camera.send(json.dumps(message))
-        log.info("Camera %s: sent settings %s", stream.id, message)
+        _log.log(logging.INFO, f"config:{stream.id}", "Camera %s: sent settings %s", stream.id,
+                 clip(json.dumps(message)))
         return web.json_response({"sent": message}, status=202)
 
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text=prometheus_text(registry, camera_endpoint),
-                            content_type="text/plain", charset="utf-8",
-                            headers={"Cache-Control": "no-store"})
-
-    http_viewers: set[HttpViewer] = set()
-
-    async def close_http_viewers(app: web.Application) -> None:
-        for viewer in list(http_viewers):
-            viewer.close()
-
-    app = web.Application()
-    app.on_shutdown.append(close_http_viewers)
+    app = web.Application(middlewares=[guard.middleware], client_max_size=MAX_API_BODY)
     app.router.add_get("/", index)
     app.router.add_get("/mjpeg", mjpeg_page)
     app.router.add_get("/status", get_status)
@@ -208,6 +95,7 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
     app.router.add_post("/api/cameras/{id}/config", configure_camera)
     app.router.add_get("/snapshot.jpg", snapshot)
     app.router.add_get("/snapshot/{id}.jpg", snapshot)
+    live = live_handler(services, stream_for)
     app.router.add_get(r"/stream.{ext:ts|mjpeg}", live)
     app.router.add_get(r"/stream/{id}.{ext:ts|mjpeg}", live)
     app.router.add_static("/static", ROOT / "static")

@@ -1,6 +1,7 @@
 """FFmpeg under the server: no frame held back, restarts after a crash or a hang."""
 
 import asyncio
+import re
 import os
 import signal
 import time
@@ -79,7 +80,8 @@ def test_ffmpeg_that_hangs_is_killed_and_restarted(server):
         os.kill(ffmpeg_pid(server), signal.SIGSTOP)
 
     received = _stream_through(server, freeze_ffmpeg, seconds=10)
-    assert "FFmpeg has held a frame for over 5 s; restarting it" in server.log()
+    assert re.search(r"FFmpeg has held a frame for 5\.\d s \(not counting 0\.\d s the server "
+                     r"itself was late\); restarting it", server.log())
     assert status(server)["cameras"][0]["encoder_starts"] == 2
     assert received.binary[-1][0] - received.binary[0][0] > 8  # still flowing at the end
 

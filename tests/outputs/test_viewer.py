@@ -56,8 +56,9 @@ def test_fmp4_format_announces_codec_and_size_before_segments(server):
 
     received, _ = asyncio.run(scenario())
     kinds = [m["type"] for m in received.text]
-    assert kinds[:3] == ["stream", "camera", "init"]
-    init = received.text[2]
+    # The viewer waited for the camera (viewers create no streams), so the stream is online.
+    assert kinds[:2] == ["stream", "init"] and received.text[0]["online"] is True
+    init = received.text[1]
     assert init["codec"].startswith("avc1.") and (init["width"], init["height"]) == (320, 240)
     assert received.binary[0][1][4:8] == b"ftyp"
     fragments = [fragment_info(m) for _, m in received.binary[1:]]
@@ -90,10 +91,9 @@ def test_fmp4_repeats_fill_the_gaps_between_camera_frames(server):
     assert len(probe_frames(fmp4.payload, fmt="mp4")) == len(fragments)
 
 
-def test_ping_is_answered_with_server_time(server):
+def test_ping_is_answered_with_server_time_even_while_waiting_for_the_camera(server):
     async def scenario():
-        async with connect(server.viewer_url("p", "fmp4")) as ws:
-            assert json.loads(await ws.recv())["type"] == "stream"
+        async with connect(server.viewer_url("p", "fmp4")) as ws:  # no camera "p" yet
             await ws.send(json.dumps({"type": "ping", "t": 42.5}))
             return json.loads(await ws.recv())
 

@@ -35,8 +35,11 @@ def test_pages_are_served(server):
 
 
 def test_status_when_idle(server):
-    assert status(server) == {"camera_clients": 0, "viewer_clients": 0, "streaming": False,
-                              "encoder": "libx264", "cameras": []}
+    report = status(server)
+    server_figures = report.pop("server")
+    assert report == {"camera_clients": 0, "viewer_clients": 0, "streaming": False,
+                      "encoder": "libx264", "cameras": []}
+    assert server_figures["viewers"] == 0 and server_figures["max_viewers"] == 5000
 
 
 def test_snapshot(streaming):
