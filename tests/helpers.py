@@ -115,3 +115,15 @@ def refusal_status(url: str, headers: dict | None = None) -> int | None:
         return asyncio.run(attempt())
     except InvalidStatus as refused:
         return refused.response.status_code
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def noise_jpeg(seed: int) -> bytes:
+    channels = [Image.effect_noise((640, 480), 120 + seed + c) for c in range(3)]
+    out = io.BytesIO()
+    Image.merge("RGB", channels).save(out, "JPEG", quality=90)
+    return out.getvalue()

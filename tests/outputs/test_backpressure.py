@@ -1,26 +1,11 @@
 """A viewer that stops reading costs bounded memory and nothing to the other viewers."""
 
 import asyncio
-import io
 import socket
 import time
 
-from PIL import Image
-
-from helpers import ScriptedCamera, watch
+from helpers import ScriptedCamera, noise_jpeg, rss_mb, watch
 from test_end_to_end import status
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
-
-
-def noise_jpeg(seed: int) -> bytes:
-    channels = [Image.effect_noise((640, 480), 120 + seed + c) for c in range(3)]
-    out = io.BytesIO()
-    Image.merge("RGB", channels).save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 def test_stalled_viewer_is_bounded_and_others_lose_nothing(start_server):
