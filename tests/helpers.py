@@ -75,12 +75,19 @@ def probe_frames(data: bytes, fmt: str = "mpegts") -> list[dict]:
     return json.loads(out.stdout)["frames"]
 
 
+#: Output flags for ``ffmpeg ... -f null -`` that keep every decoded frame's own time. Without
+#: them the null output's time base is 1/(guessed frame rate), 1/30 s for the server's streams, so
+#: two frames that arrived in one 33 ms slot (a late frame and the next on time, even 1 tick of
+#: 90 kHz apart) get the same DTS and the null muxer complains "non monotonically increasing dts"
+#: about a stream that is fine. The server's PTS are strictly increasing in 90 kHz ticks.
+DECODE_CHECK_OUTPUT = ("-enc_time_base", "1/90000", "-f", "null", "-")
+
+
 def decode_errors(data: bytes, fmt: str = "mpegts") -> str:
     """What the real ffmpeg complains about when decoding ``data`` (empty if nothing)."""
-    from conftest import ROOT  # noqa: F401  (same interpreter as the tests)
     import shutil
     out = subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-f", fmt, "-i", "pipe:0",
-                          "-f", "null", "-"], input=data, capture_output=True, timeout=120)
+                          *DECODE_CHECK_OUTPUT], input=data, capture_output=True, timeout=120)
     return out.stderr.decode()
 
 
