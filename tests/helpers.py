@@ -75,6 +75,16 @@ def probe_frames(data: bytes, fmt: str = "mpegts") -> list[dict]:
     return json.loads(out.stdout)["frames"]
 
 
+def probe_packets(data: bytes, fmt: str = "mpegts") -> list[dict]:
+    """The video packets in ``data`` as the real ffprobe reads them (pts_time, size, flags)."""
+    out = subprocess.run(
+        [ffprobe_path(), "-v", "error", "-f", fmt, "-i", "pipe:0", "-select_streams", "v",
+         "-show_packets", "-show_entries", "packet=pts_time,size,flags", "-of", "json"],
+        input=data, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    return json.loads(out.stdout)["packets"]
+
+
 #: Output flags for ``ffmpeg ... -f null -`` that keep every decoded frame's own time. Without
 #: them the null output's time base is 1/(guessed frame rate), 1/30 s for the server's streams, so
 #: two frames that arrived in one 33 ms slot (a late frame and the next on time, even 1 tick of

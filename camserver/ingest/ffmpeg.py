@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-#: Boundary of the multipart framing written to FFmpeg's stdin (see :func:`multipart_part`).
-BOUNDARY = b"camserverframe"
 SOFTWARE_ENCODER = "libx264"
 HARDWARE_ENCODERS = ("h264_nvenc", "h264_vaapi", "h264_qsv", "h264_v4l2m2m", "h264_videotoolbox")
 
@@ -103,14 +101,10 @@ def available_encoders(path: str) -> set[str]:
 def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: float,
                       input_path: str = "pipe:0", output_path: str = "pipe:1",
                       loglevel: str = "error") -> list[str]:
-    """The FFmpeg command that reads multipart JPEGs and writes H.264 in FLV, frame by frame."""
+    """The FFmpeg command that reads live Matroska (camserver.media.mkv: one JPEG per Cluster,
+    stamped with its arrival time, the camera's frame rate in the track header) and writes H.264
+    in FLV, frame by frame."""
     filters = [
-        # Stamp each frame with the wall clock as it is decoded (microsecond time base, so no two
-        # frames collide): the camera's real rate, 5 to 30 fps with jitter, becomes the video's
-        # clock, and keyframes land every gop_seconds of real time. The server re-stamps the
-        # output with its own arrival times anyway; these stamps drive the encoder's rate control
-        # and keyframe placement.
-        "settb=1/1000000", "setpts=RTCTIME-RTCSTART",
         # ESP32 JPEGs are often 4:2:2 and full range; browsers decode only 4:2:0. Odd sizes
         # cannot be 4:2:0, so round down to even.
         "scale=trunc(iw/2)*2:trunc(ih/2)*2:out_range=tv", "format=yuv420p",
@@ -120,15 +114,29 @@ def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: 
     return [
         ffmpeg, "-hide_banner", "-loglevel", loglevel,
         *encoder.input_args,
-        # A tiny probe: by default FFmpeg buffers ~50 frames (1.7 s) before starting. Multipart
-        # input with a Content-Length per part: plain -f mjpeg/image2pipe waits for the NEXT
-        # JPEG's start marker before releasing a frame (+1 frame of delay, and a stalled camera's
-        # last frame would never come out). Do not add -fflags nobuffer: it breaks piped MJPEG.
-        "-probesize", "32", "-analyzeduration", "0", "-f", "mpjpeg", "-i", input_path,
+        # Matroska with one Cluster of known size per JPEG (camserver.media.mkv): the demuxer
+        # returns a frame as soon as its last byte is in (plain -f mjpeg/image2pipe wait for the
+        # NEXT JPEG's start marker: +1 frame, and a stalled camera's last frame never comes out)
+        # and the frame carries its arrival time at the server, so FFmpeg's clock is the
+        # server's. Keyframes then land every gop_seconds of arrival time: stamped by FFmpeg as
+        # it decoded them (setpts=RTCTIME, with multipart input before), frames that waited for
+        # FFmpeg (its start-up, 70-120 ms, or a busy CPU) put keyframes up to 0.16 s off. And
+        # the track's DefaultDuration tells the encoder the camera's frame rate: without
+        # lookahead, encoders budget bitrate/fps per frame (framerate.py); at FFmpeg's default
+        # of 25 fps, 1500k gave ~660 kbit/s at 10 fps and ~1,850 at 30.
+        # No probing that waits for frames: FFmpeg 5.1 read 3 frames to guess the frame rate
+        # before the first came out (+2 frames) without -fpsprobesize 0; with the earlier
+        # multipart input FFmpeg 9 buffered ~50 frames without the tiny probe (with Matroska it
+        # made no measurable difference). No -fflags nobuffer: with piped MJPEG it stamped every
+        # frame 0 (FFmpeg 9).
+        "-probesize", "32", "-analyzeduration", "0", "-fpsprobesize", "0",
+        "-f", "matroska", "-i", input_path,
         "-vf", ",".join(filters),
         # Keep every frame with its own timestamp: no frame dropped or duplicated to fit a rate.
         "-fps_mode", "passthrough", "-enc_time_base", "1/1000000",
         *encoder.codec_args,
+        # Bits per second, with a one-second buffer: a steady rate for Wi-Fi and phones. It holds
+        # because the encoder knows the frame rate (DefaultDuration above).
         *bitrate_args,
         # A keyframe gop_seconds after the previous one, so the first frame after a camera's
         # silence is one (MSE drops frames after a gap until a keyframe) and only that one: a
@@ -141,12 +149,6 @@ def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: 
         # past 64 KB) and can build the fMP4 init segment without parsing the bitstream.
         "-flush_packets", "1", "-flvflags", "no_duration_filesize", "-f", "flv", output_path,
     ]
-
-
-def multipart_part(jpeg: bytes) -> bytes:
-    """Frame one JPEG for FFmpeg's ``mpjpeg`` demuxer, which reads exactly Content-Length bytes."""
-    return (b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
-            + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
 
 
 async def _test_encode(ffmpeg: str, encoder: Encoder, timeout: float) -> str | None:

@@ -80,7 +80,8 @@ class CameraStream:
         self.fanout = Fanout(self.name, viewer_buffer_bytes)
         self.packager = Packager()
         self.transcoder = Transcoder(self.name, ffmpeg, encoder, bitrate, gop,
-                                     self._on_config, self._on_frame)
+                                     self._on_config, self._on_frame,
+                                     fps_hint=lambda: self.hello.get("fps"))
         self.camera: Any = None
         self.camera_peer: str | None = None
         self.hello: dict = {}
@@ -262,6 +263,7 @@ class CameraStream:
             "encoder": self.encoder.name,
             "encoder_running": self.transcoder.running,
             "encoder_starts": self.transcoder.starts,
+            "encoder_fps": self.transcoder.fps,
             "viewers": len(self.fanout.viewers),
             "frames_dropped": self.frames_rejected + self.transcoder.frames_dropped,
             "frames_rejected": self.frames_rejected,

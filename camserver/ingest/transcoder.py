@@ -9,7 +9,9 @@
   to the matching ``submit``. FFmpeg runs with ``-fps_mode passthrough``: one frame out per frame
   in, in order, so a FIFO of tags pairs them. Before the first frame of every child comes
   ``on_config(AvcConfig)``.
-- A new frame size starts a new child (after the old one has delivered everything it had).
+- A new frame size starts a new child (after the old one has delivered everything it had), and
+  so does a camera whose frame rate has moved away from the one its child was started with
+  (framerate.py: the encoder's rate control needs it for the bitrate to hold).
   A child that exits by itself, or holds a frame for ``hang_timeout`` seconds, is replaced with
   exponential backoff. Every child is reaped; children get SIGKILL if the server dies
   (PR_SET_PDEATHSIG) and run in their own session so a terminal's Ctrl-C reaches only the
@@ -28,9 +30,11 @@ import sys
 import time
 from typing import Any, Callable
 
-from .ffmpeg import Encoder, multipart_part, transcode_command
+from . import framerate
+from .ffmpeg import Encoder, transcode_command
 from ..media.flv import FlvError, FlvReader
 from ..media.h264 import AvcConfig, H264Error
+from ..media.mkv import LiveMjpegWriter
 from ..ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -48,10 +52,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class _Child:
     """One FFmpeg process for one frame size."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, size: tuple[int, int], name: str):
+    def __init__(self, proc: asyncio.subprocess.Process, size: tuple[int, int], name: str,
+                 fps: float):
         self.proc = proc
         self.size = size
         self.name = name
+        #: The frame rate the encoder was told, and when it started (monotonic).
+        self.fps = fps
+        self.started = time.monotonic()
+        #: FFmpeg's input: live Matroska, each JPEG stamped with its arrival time.
+        self.input = LiveMjpegWriter(*size, fps)
         self.pending: collections.deque[tuple[Any, float]] = collections.deque()
         self.frames_out = 0
         self.stopping = False
@@ -70,7 +80,7 @@ class _Child:
 
     def write(self, jpeg: bytes, tag: Any, now: float) -> None:
         self.pending.append((tag, now))
-        self.proc.stdin.write(multipart_part(jpeg))
+        self.proc.stdin.write(self.input.frame(jpeg, now))
 
     async def finish(self, timeout: float = 3.0) -> None:
         """Close stdin so FFmpeg flushes its last frames and exits; kill it if it does not."""
@@ -98,10 +108,14 @@ class _Child:
 class Transcoder:
     def __init__(self, name: str, ffmpeg: str, encoder: Encoder, bitrate: str, gop: float,
                  on_config: OnConfig, on_frame: OnFrame, *, hang_timeout: float = 5.0,
-                 max_queued_bytes: int = 8 * 1024 * 1024, max_backoff: float = 30.0):
+                 max_queued_bytes: int = 8 * 1024 * 1024, max_backoff: float = 30.0,
+                 fps_hint: Callable[[], Any] | None = None):
         self.name = name
         self.encoder = encoder
         self._command = transcode_command(ffmpeg, encoder, bitrate, gop)
+        #: The camera's measured frame rate; ``fps_hint()`` gives the one it announced, if any.
+        self.frame_rate = framerate.FrameRateEstimator()
+        self._fps_hint = fps_hint or (lambda: None)
         self._on_config = on_config
         self._on_frame = on_frame
         self._hang_timeout = hang_timeout
@@ -124,10 +138,16 @@ class Transcoder:
     def running(self) -> bool:
         return self._child is not None and self._child.alive
 
+    @property
+    def fps(self) -> float | None:
+        """The frame rate the running encoder was told (None if none runs)."""
+        return self._child.fps if self._child is not None else None
+
     def submit(self, jpeg: bytes, size: tuple[int, int], tag: Any) -> bool:
         if self._closed:
             return False
         now = time.monotonic()
+        self.frame_rate.add(now)
         child = self._child
         if child is not None and child.alive and child.size == size:
             if child.oldest_pending_age(now) > self._hang_timeout:
@@ -135,6 +155,13 @@ class Transcoder:
                             self.name, self._hang_timeout)
                 self._failed(now)
                 self._switch(size, kill=True)
+                return self._hold(jpeg, tag, now)
+            if self._switching is None and framerate.needs_restart(
+                    child.fps, self.frame_rate.fps, now - child.started):
+                log.info("%s: the camera sends %.2f fps, its encoder was started for %g; "
+                         "restarting it so that the bitrate holds", self.name,
+                         self.frame_rate.fps, child.fps)
+                self._switch(size, kill=False)
                 return self._hold(jpeg, tag, now)
             if child.queued_bytes() > self._max_queued_bytes:
                 self.frames_dropped += 1
@@ -211,15 +238,17 @@ class Transcoder:
             self._switching = None
 
     async def _start_child(self, size: tuple[int, int]) -> _Child:
+        fps = framerate.encoder_fps(self.frame_rate.fps, framerate.hinted_fps(self._fps_hint()))
         proc = await asyncio.create_subprocess_exec(
             *self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent)
         self.starts += 1
-        child = _Child(proc, size, self.name)
+        child = _Child(proc, size, self.name, fps)
+        proc.stdin.write(child.input.header())
         child.tasks = [asyncio.create_task(self._read_frames(child)),
                        asyncio.create_task(self._log_stderr(child))]
-        log.info("%s: FFmpeg started (pid %d) for %dx%d with %s", self.name, proc.pid, *size,
-                 self.encoder.name)
+        log.info("%s: FFmpeg started (pid %d) for %dx%d at %g fps with %s", self.name, proc.pid,
+                 *size, fps, self.encoder.name)
         return child
 
     async def _read_frames(self, child: _Child) -> None:
