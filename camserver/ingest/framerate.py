@@ -5,9 +5,10 @@ Why: an encoder that may not look ahead budgets bits per *frame*, not per second
 x264 holds one frame back to learn each frame's duration from the next one's timestamp) and then
 gives every frame ``bitrate / fps``, ``fps`` being the rate FFmpeg opened the encoder with (25 by
 default for piped JPEGs, whatever the timestamps say). Measured with FFmpeg 5.1: 1500k came out
-at ~660 kbit/s from a 10 fps camera and ~1,850 kbit/s from a 30 fps one; told the real rate,
-1,493-1,533 kbit/s at 5, 10, 15 and 30 fps, with and without jitter, in FFmpeg 5.1 and 9.0. Hardware encoders'
-rate control counts frames the same way.
+at ~660 kbit/s from a 10 fps camera and ~1,850 kbit/s from a 30 fps one. Told the real rate (the
+Matroska track's DefaultDuration, media/mkv.py): within -0.6% to +2.1% of the setting at 5, 10,
+15 and 30 fps and with jitter, in FFmpeg 5.1 and 9.0. Hardware encoders' rate control counts
+frames the same way (not measured here).
 
 So the server measures each camera's rate from the JPEGs' arrival times and starts FFmpeg with
 it (a camera's ``hello`` fps, or :data:`DEFAULT_FPS`, until there is a measurement), and
@@ -18,7 +19,8 @@ The estimate is the slope of a least-squares line through the arrival times of t
 them in bursts; that leaves the mean rate alone, but a rate from the first and last arrival
 alone moves with those two frames' delays. Simulating the mock camera's jitter (exponential,
 mean 20-100 ms) at 5-30 fps, 200 schedules each, 10 s windows: the line was off by at most
-0.4-3.0%, first-to-last by up to 1-9.4%, the median interval by 15-58%. A silence (camera
+0.4-3.0%, first-to-last by up to 1-9.4% (and over 5 s windows the median interval by up to
+58%). A silence (camera
 gone, Wi-Fi stall) is not the camera's rate: it starts the estimate afresh, and the first
 :data:`SETTLE` seconds after it are left out, because a stalled link delivers its late frames in
 a burst.
@@ -44,7 +46,7 @@ SETTLE = 1.0
 GAP = 1.0
 NO_MEAN_GAP = 5.0
 #: The encoder is restarted when the camera's rate differs from what it was told by more than
-#: this fraction (measured: x264 told the right rate lands within -0.5..+2.1% of --bitrate, and
+#: this fraction (measured: x264 told the right rate lands within -0.6..+2.1% of --bitrate, and
 #: the estimate is within ~1% with 50 ms of jitter, so the bitrate stays within about 8%)...
 TOLERANCE = 0.05
 #: ...and only after it has run this long: a camera that announced no rate or a wrong one is
