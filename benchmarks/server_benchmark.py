@@ -125,6 +125,9 @@ async def camera(port: int, seconds: float, fps: float = 30.0) -> list[float]:
     frames = [renderer.render(n, n / fps, fps) for n in range(60)]
     sent = []
     async with connect(f"ws://127.0.0.1:{port}/bench", compression=None) as ws:
+        # As the firmware and mock_camera.py do: the encoder starts at the announced rate.
+        await ws.send(json.dumps({"type": "hello", "board": "benchmark", "width": 640,
+                                  "height": 480, "fps": fps}))
         start = time.monotonic()
         n = 0
         while (now := time.monotonic()) - start < seconds:

@@ -75,16 +75,29 @@ def probe_frames(data: bytes, fmt: str = "mpegts") -> list[dict]:
     return json.loads(out.stdout)["frames"]
 
 
+def probe_packets(data: bytes, fmt: str = "mpegts") -> list[dict]:
+    """The video packets in ``data`` as the real ffprobe reads them (pts_time, size, flags)."""
+    out = subprocess.run(
+        [ffprobe_path(), "-v", "error", "-f", fmt, "-i", "pipe:0", "-select_streams", "v",
+         "-show_packets", "-show_entries", "packet=pts_time,size,flags", "-of", "json"],
+        input=data, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    return json.loads(out.stdout)["packets"]
+
+
+#: Output flags for ``ffmpeg ... -f null -`` that keep every decoded frame's own time. Without
+#: them the null output's time base is 1/(guessed frame rate), 1/30 s for the server's streams, so
+#: two frames that arrived in one 33 ms slot (a late frame and the next on time, even 1 tick of
+#: 90 kHz apart) get the same DTS and the null muxer complains "non monotonically increasing dts"
+#: about a stream that is fine. The server's PTS are strictly increasing in 90 kHz ticks.
+DECODE_CHECK_OUTPUT = ("-enc_time_base", "1/90000", "-f", "null", "-")
+
+
 def decode_errors(data: bytes, fmt: str = "mpegts") -> str:
     """What the real ffmpeg complains about when decoding ``data`` (empty if nothing)."""
-    from conftest import ROOT  # noqa: F401  (same interpreter as the tests)
     import shutil
-    # Every decoded frame goes to the null muxer with its own time: with ffmpeg's defaults the
-    # output time base is 1/fps (from the SPS), and two frames of a jittery camera less than a
-    # frame interval apart would land on one tick ("non monotonically increasing dts").
     out = subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-f", fmt, "-i", "pipe:0",
-                          "-fps_mode", "passthrough", "-enc_time_base", "1/90000",
-                          "-f", "null", "-"], input=data, capture_output=True, timeout=120)
+                          *DECODE_CHECK_OUTPUT], input=data, capture_output=True, timeout=120)
     return out.stderr.decode()
 
 

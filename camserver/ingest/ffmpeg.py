@@ -99,10 +99,11 @@ def available_encoders(path: str) -> set[str]:
 
 
 def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: float,
-                      size: tuple[int, int], fps: float = 30.0, input_path: str = "pipe:0",
+                      size: tuple[int, int], input_path: str = "pipe:0",
                       output_path: str = "pipe:1", loglevel: str = "error") -> list[str]:
-    """The FFmpeg command that reads JPEGs in Matroska (:mod:`camserver.media.mkv`) and writes
-    H.264 of ``size`` in FLV, frame by frame."""
+    """The FFmpeg command that reads live Matroska (camserver.media.mkv: one JPEG per Cluster,
+    stamped with its arrival time, the camera's frame rate in the track header) and writes H.264
+    of ``size`` in FLV, frame by frame."""
     width, height = size[0] // 2 * 2, size[1] // 2 * 2
     filters = [
         # ESP32 JPEGs are often 4:2:2 and full range; browsers decode only 4:2:0, which needs
@@ -115,25 +116,33 @@ def transcode_command(ffmpeg: str, encoder: Encoder, bitrate: str, gop_seconds: 
     return [
         ffmpeg, "-hide_banner", "-loglevel", loglevel,
         *encoder.input_args,
-        # A tiny probe: by default FFmpeg buffers ~50 frames (1.7 s) before starting. Matroska,
-        # not -f mjpeg/image2pipe: those wait for the NEXT JPEG's start marker before releasing
-        # a frame (+1 frame of delay, and a stalled camera's last frame would never come out);
-        # and each block carries the frame's arrival time. Do not add -fflags nobuffer: it
-        # breaks piped MJPEG.
-        "-probesize", "32", "-analyzeduration", "0", "-f", "matroska", "-i", input_path,
+        # Matroska with one Cluster of known size per JPEG (camserver.media.mkv): the demuxer
+        # returns a frame as soon as its last byte is in (plain -f mjpeg/image2pipe wait for the
+        # NEXT JPEG's start marker: +1 frame, and a stalled camera's last frame never comes out)
+        # and the frame carries its arrival time at the server, so FFmpeg's clock is the
+        # server's. Keyframes then land every gop_seconds of arrival time: stamped by FFmpeg as
+        # it decoded them (setpts=RTCTIME, with multipart input before), frames that waited for
+        # FFmpeg (its start-up, 70-120 ms, or a busy CPU) put keyframes up to 0.16 s off. And
+        # the track's DefaultDuration tells the encoder the camera's frame rate: without
+        # lookahead, encoders budget bitrate/fps per frame (framerate.py); at FFmpeg's default
+        # of 25 fps, 1500k gave ~660 kbit/s at 10 fps and ~1,850 at 30.
+        # No probing that waits for frames: FFmpeg 5.1 read 3 frames to guess the frame rate
+        # before the first came out (+2 frames) without -fpsprobesize 0; with the earlier
+        # multipart input FFmpeg 9 buffered ~50 frames without the tiny probe (with Matroska it
+        # made no measurable difference). No -fflags nobuffer: with piped MJPEG it stamped every
+        # frame 0 (FFmpeg 9).
+        "-probesize", "32", "-analyzeduration", "0", "-fpsprobesize", "0",
+        "-f", "matroska", "-i", input_path,
         # Timestamps through unchanged: they identify each frame on the way out (the server
-        # pairs encoded frames with JPEGs by them) and are real arrival times, so rate control
-        # and keyframe placement follow real time, and a wall clock that jumps changes nothing.
+        # pairs encoded frames with JPEGs by them), and a wall clock that jumps changes nothing.
         "-copyts",
         "-vf", ",".join(filters),
         # Keep every frame with its own timestamp: no frame dropped or duplicated to fit a rate
         # (the default encoder time base, 1/25 s, would merge frames: 1 ms is what FLV keeps).
         "-fps_mode", "passthrough", "-enc_time_base", "1/1000",
         *encoder.codec_args,
-        # x264's rate control spends bitrate/fps on each frame, with the fps declared, not the
-        # one the timestamps show (measured: 288 kbit/s of 1000k at 10 fps declared as 30).
-        # FFmpeg 9 refuses -r with passthrough, so tell x264 directly.
-        *(("-x264-params", f"fps={fps:g}") if encoder.name == "libx264" else ()),
+        # Bits per second, with a one-second buffer: a steady rate for Wi-Fi and phones. It holds
+        # because the encoder knows the frame rate (DefaultDuration above).
         *bitrate_args,
         # A keyframe gop_seconds after the previous one, so the first frame after a camera's
         # silence is one (MSE drops frames after a gap until a keyframe) and only that one: a

@@ -82,7 +82,8 @@ class CameraStream:
         self.fanout = Fanout(self.name, viewer_buffer_bytes)
         self.packager = Packager()
         self.transcoder = Transcoder(self.name, ffmpeg, encoder, bitrate, gop,
-                                     self._on_config, self._on_frame, loop_monitor=loop_monitor)
+                                     self._on_config, self._on_frame, loop_monitor=loop_monitor,
+                                     fps_hint=lambda: self.hello.get("fps"))
         self.camera: Any = None
         self.camera_peer: str | None = None
         self.hello: dict = {}
@@ -273,6 +274,8 @@ class CameraStream:
             "encoder": self.encoder.name,
             "encoder_running": self.transcoder.running,
             "encoder_starts": self.transcoder.starts,
+            "encoder_failures": self.transcoder.restarts_after_failure,
+            "encoder_fps": self.transcoder.fps,
             "viewers": len(self.fanout.viewers),
             # Every binary message a camera sent is here: rejected (not a JPEG we accept),
             # or in frames_in = frames_encoded + frames_dropped_by_encoder + frames_in_flight.

@@ -13,7 +13,9 @@
   dropped (by reason) or, for a moment, in flight (:meth:`Transcoder.in_flight`).
 - A new frame size starts a new child (after the old one has delivered everything it had), at
   most ``size_restarts`` times per ``size_restart_period``: a camera whose size flaps keeps its
-  encoder, and FFmpeg scales the odd frames to the encoder's size.
+  encoder, and FFmpeg scales the odd frames to the encoder's size. So does a camera whose frame
+  rate has moved away from the one its child was started with (framerate.py: the encoder's rate
+  control needs it for the bitrate to hold).
 - A child that exits by itself, or holds a frame for ``hang_timeout`` seconds of its own time,
   is replaced, with a backoff that doubles per failure. "Its own time" leaves out the time the
   event loop itself was late (:class:`~camserver.loopwatch.LoopMonitor`): a server too busy to
@@ -36,10 +38,11 @@ import time
 from typing import Any, Callable
 
 from ..loopwatch import LoopMonitor
-from ..media import mkv
 from ..media.flv import FlvError, FlvReader
 from ..media.h264 import AvcConfig, H264Error
+from ..media.mkv import LiveMjpegWriter
 from ..ratelimit import RateLimitedLog, clip
+from . import framerate
 from .ffmpeg import Encoder, transcode_command
 
 log = logging.getLogger(__name__)
@@ -69,14 +72,19 @@ class _Pending:
 class _Child:
     """One FFmpeg process for one frame size."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, size: tuple[int, int], name: str):
+    def __init__(self, proc: asyncio.subprocess.Process, size: tuple[int, int], name: str,
+                 fps: float):
         self.proc = proc
         self.size = size
         self.name = name
+        #: The frame rate the encoder was told, and when it started (monotonic).
+        self.fps = fps
+        self.started = time.monotonic()
+        #: FFmpeg's input: live Matroska, each JPEG stamped with its arrival time.
+        self.input = LiveMjpegWriter(*size, fps)
+        proc.stdin.write(self.input.header())
         #: FFmpeg timestamp (ms, as FLV carries it) -> the frame inside FFmpeg, oldest first.
         self.pending: collections.OrderedDict[int, _Pending] = collections.OrderedDict()
-        self._start: float | None = None
-        self._last_ms = -1
         self.frames_out = 0
         self.stopping = False
         self.tasks: list[asyncio.Task] = []
@@ -98,15 +106,9 @@ class _Child:
         return (now - oldest.written) - (lag_now - oldest.lag)
 
     def write(self, jpeg: bytes, tag: Any, arrived: float, now: float, lag: float) -> None:
-        if self._start is None:
-            self._start = arrived
-            self.proc.stdin.write(mkv.header(*self.size))
-        # The frame's arrival time, in ms since this child's first frame: unique (FLV has ms
-        # resolution, so frames less than 1 ms apart are spread by a tick) and increasing.
-        ms = max(self._last_ms + 1, round((arrived - self._start) * 1000))
-        self._last_ms = ms
+        ms, cluster = self.input.frame(jpeg, arrived)
         self.pending[ms & _FLV_MASK] = _Pending(tag, now, lag)
-        self.proc.stdin.write(mkv.frame(ms, jpeg))
+        self.proc.stdin.write(cluster)
 
     def take(self, flv_ms: int) -> tuple[Any, int]:
         """The tag of the frame FFmpeg returned at ``flv_ms``, and how many older frames it
@@ -162,10 +164,14 @@ class Transcoder:
                  on_config: OnConfig, on_frame: OnFrame, *, hang_timeout: float = 5.0,
                  max_queued_bytes: int = 8 * 1024 * 1024, max_backoff: float = 30.0,
                  size_restarts: int = 3, size_restart_period: float = 60.0,
-                 loop_monitor: LoopMonitor | None = None, stop_timeout: float = 3.0):
+                 loop_monitor: LoopMonitor | None = None, stop_timeout: float = 3.0,
+                 fps_hint: Callable[[], Any] | None = None):
         self.name = name
         self.encoder = encoder
         self._ffmpeg, self._bitrate, self._gop = ffmpeg, bitrate, gop
+        #: The camera's measured frame rate; ``fps_hint()`` gives the one it announced, if any.
+        self.frame_rate = framerate.FrameRateEstimator()
+        self._fps_hint = fps_hint or (lambda: None)
         self._on_config = on_config
         self._on_frame = on_frame
         self._hang_timeout = hang_timeout
@@ -195,6 +201,11 @@ class Transcoder:
         return self._child is not None and self._child.alive
 
     @property
+    def fps(self) -> float | None:
+        """The frame rate the running encoder was told (None if none runs)."""
+        return self._child.fps if self._child is not None else None
+
+    @property
     def frames_dropped(self) -> int:
         return sum(self.dropped.values())
 
@@ -212,6 +223,7 @@ class Transcoder:
         if self._closed:
             return self._drop("encoder-stopped")
         now = time.monotonic()
+        self.frame_rate.add(arrived)
         child = self._child
         if child is not None and child.alive:
             held = child.held_for(now, self._lag())
@@ -221,6 +233,13 @@ class Transcoder:
                             now - next(iter(child.pending.values())).written - held)
                 self._failed(now)
                 self._switch(child.size, kill=True)
+                return self._hold(jpeg, tag, arrived)
+            if self._switching is None and framerate.needs_restart(
+                    child.fps, self.frame_rate.fps, now - child.started):
+                self._log.log(logging.INFO, "rate-change", "%s: the camera sends %.2f fps, its "
+                              "encoder was started for %g; restarting it so that the bitrate "
+                              "holds", self.name, self.frame_rate.fps, child.fps)
+                self._switch(child.size, kill=False)
                 return self._hold(jpeg, tag, arrived)
             if child.size == size or not self._size_restarts.take(now):
                 if child.size != size:
@@ -323,16 +342,17 @@ class Transcoder:
             self._switching = None
 
     async def _start_child(self, size: tuple[int, int]) -> _Child:
+        fps = framerate.encoder_fps(self.frame_rate.fps, framerate.hinted_fps(self._fps_hint()))
         command = transcode_command(self._ffmpeg, self.encoder, self._bitrate, self._gop, size)
         proc = await asyncio.create_subprocess_exec(
             *command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent)
         self.starts += 1
-        child = _Child(proc, size, self.name)
+        child = _Child(proc, size, self.name, fps)
         child.tasks = [asyncio.create_task(self._read_frames(child)),
                        asyncio.create_task(self._log_stderr(child))]
-        self._log.log(logging.INFO, "start", "%s: FFmpeg started (pid %d) for %dx%d with %s",
-                      self.name, proc.pid, *size, self.encoder.name)
+        self._log.log(logging.INFO, "start", "%s: FFmpeg started (pid %d) for %dx%d at %g fps "
+                      "with %s", self.name, proc.pid, *size, fps, self.encoder.name)
         return child
 
     async def _read_frames(self, child: _Child) -> None:

@@ -1,69 +1,96 @@
-"""Matroska framing for JPEGs on their way into FFmpeg, each with the timestamp we choose.
+"""Live Matroska with one MJPEG track: how the server hands a camera's JPEGs to FFmpeg.
 
-Why Matroska: each frame must carry an identity through FFmpeg. With ``-copyts`` the timestamp
-written here comes back on the encoded frame (FLV, ms), so encoded frames are paired with their
-JPEGs by timestamp, not by order: a JPEG FFmpeg refuses (it passes our checks but its decoder
-gives up) no longer shifts every later frame onto its predecessor's arrival time. The same
-timestamps are the frames' real arrival times, which drive x264's rate control and keyframe
-placement, and they never jump with the wall clock (no ``RTCTIME``). FFmpeg's Matroska demuxer
-releases each block as soon as it has been read (measured: frame in to H.264 out 1.2-1.8 ms,
-as with ``mpjpeg``), whereas ``image2pipe``/``mjpeg`` hold every frame until the next one starts.
+Each JPEG goes into its own Cluster of known size, stamped with its arrival time at the server,
+so FFmpeg's matroska demuxer returns it the moment its last byte is in (no look-ahead for the
+next element; ``image2pipe``/``mjpeg`` hold every frame until the next one starts) and FFmpeg's
+clock is the server's: rate control and keyframe placement follow real arrival times, and a wall
+clock that jumps changes nothing. The times are whole milliseconds, unique and increasing: with
+``-copyts`` each encoded frame comes back out of FFmpeg (FLV, milliseconds) with its JPEG's time,
+which is how the transcoder pairs them, so a JPEG FFmpeg refuses shifts nothing. The Segment has
+unknown size: the stream never ends. The track's DefaultDuration carries the camera's frame
+rate, which FFmpeg passes to the encoder (see camserver/ingest/framerate.py for why it needs it).
 
-Layout: an EBML header, a Segment of unknown size with Info (1 ms timestamps) and one video
-track (``V_MJPEG``), then per frame one Cluster of unknown size holding its timestamp and a
-SimpleBlock. A cluster per frame keeps the block's 16-bit relative time at 0, however far apart
-frames are. See RFC 9559 (Matroska) and RFC 8794 (EBML).
+Matroska/EBML as in RFC 8794 (EBML) and RFC 9559 (Matroska); only the elements FFmpeg needs are
+written.
 """
 
 from __future__ import annotations
 
+import struct
+
+__all__ = ["LiveMjpegWriter"]
+
+_TRACK_NUMBER = 1
+# A SimpleBlock: track number as an EBML varint, int16 time relative to the Cluster (always 0:
+# one block per Cluster, so frames may be any distance apart), flags (keyframe: every JPEG
+# stands alone).
+_BLOCK_HEADER = bytes([0x80 | _TRACK_NUMBER]) + struct.pack(">hB", 0, 0x80)
 _UNKNOWN_SIZE = b"\x01\xff\xff\xff\xff\xff\xff\xff"
 
 
 def _size(n: int) -> bytes:
-    """An EBML variable-length size (all-ones values are reserved for "unknown")."""
+    """An EBML element data size (the all-ones value of each length is reserved)."""
     for length in range(1, 9):
         if n < (1 << (7 * length)) - 1:
-            return ((1 << (7 * length)) | n).to_bytes(length, "big")
-    raise ValueError(f"element of {n} bytes is too large for EBML")
+            return (n | (1 << (7 * length))).to_bytes(length, "big")
+    raise ValueError(f"element of {n} bytes is too large")
 
 
-def _uint(n: int) -> bytes:
-    return n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
+def _element(element_id: int, payload: bytes) -> bytes:
+    return element_id.to_bytes((element_id.bit_length() + 7) // 8, "big") + _size(len(payload)) \
+        + payload
 
 
-def _element(element_id: bytes, payload: bytes) -> bytes:
-    return element_id + _size(len(payload)) + payload
+def _uint(element_id: int, value: int) -> bytes:
+    return _element(element_id, value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
 
 
-def header(width: int, height: int) -> bytes:
-    """The stream's start: EBML header, Segment, Info and the MJPEG track."""
-    ebml = _element(b"\x1a\x45\xdf\xa3", b"".join((
-        _element(b"\x42\x86", _uint(1)),            # EBMLVersion
-        _element(b"\x42\xf7", _uint(1)),            # EBMLReadVersion
-        _element(b"\x42\xf2", _uint(4)),            # EBMLMaxIDLength
-        _element(b"\x42\xf3", _uint(8)),            # EBMLMaxSizeLength
-        _element(b"\x42\x82", b"matroska"),         # DocType
-        _element(b"\x42\x87", _uint(4)),            # DocTypeVersion
-        _element(b"\x42\x85", _uint(2)))))          # DocTypeReadVersion
-    info = _element(b"\x15\x49\xa9\x66", b"".join((
-        _element(b"\x2a\xd7\xb1", _uint(1_000_000)),  # TimestampScale: 1 ms
-        _element(b"\x4d\x80", b"camserver"),          # MuxingApp
-        _element(b"\x57\x41", b"camserver"))))        # WritingApp
-    video = _element(b"\xe0", _element(b"\xb0", _uint(width)) + _element(b"\xba", _uint(height)))
-    track = _element(b"\xae", b"".join((
-        _element(b"\xd7", _uint(1)),                # TrackNumber
-        _element(b"\x73\xc5", _uint(1)),            # TrackUID
-        _element(b"\x83", _uint(1)),                # TrackType: video
-        _element(b"\x86", b"V_MJPEG"),              # CodecID
-        video)))
-    return ebml + b"\x18\x53\x80\x67" + _UNKNOWN_SIZE + info + _element(b"\x16\x54\xae\x6b", track)
+class LiveMjpegWriter:
+    """Bytes for FFmpeg's stdin: :meth:`header` once, then :meth:`frame` per JPEG.
 
+    A frame's time is its arrival (monotonic seconds) minus the first frame's, in milliseconds,
+    moved a millisecond later where needed to keep every time unique and increasing.
+    """
 
-def frame(timestamp_ms: int, jpeg: bytes) -> bytes:
-    """One JPEG at ``timestamp_ms``: a Cluster with its Timestamp and one keyframe SimpleBlock."""
-    # SimpleBlock: track number 1 (as an EBML varint), relative time 0, flags: keyframe.
-    block = b"\x81\x00\x00\x80"
-    return b"".join((b"\x1f\x43\xb6\x75", _UNKNOWN_SIZE,
-                     _element(b"\xe7", _uint(timestamp_ms)),
-                     b"\xa3", _size(len(block) + len(jpeg)), block, jpeg))
+    def __init__(self, width: int, height: int, fps: float):
+        self.width, self.height, self.fps = width, height, fps
+        self._origin: float | None = None
+        self._last_ms = -1
+
+    def header(self) -> bytes:
+        ebml = _element(0x1A45DFA3, b"".join((
+            _uint(0x4286, 1),                 # EBMLVersion
+            _uint(0x42F7, 1),                 # EBMLReadVersion
+            _uint(0x42F2, 4),                 # EBMLMaxIDLength
+            _uint(0x42F3, 8),                 # EBMLMaxSizeLength
+            _element(0x4282, b"matroska"),    # DocType
+            _uint(0x4287, 4),                 # DocTypeVersion
+            _uint(0x4285, 2),                 # DocTypeReadVersion
+        )))
+        info = _element(0x1549A966, b"".join((
+            _uint(0x2AD7B1, 1_000_000),       # TimestampScale: 1 ms
+            _element(0x4D80, b"camserver"),   # MuxingApp
+            _element(0x5741, b"camserver"),   # WritingApp
+        )))
+        video = _element(0xE0, _uint(0xB0, self.width) + _uint(0xBA, self.height))
+        track = _element(0xAE, b"".join((     # TrackEntry
+            _uint(0xD7, _TRACK_NUMBER),
+            _uint(0x73C5, 1),                 # TrackUID
+            _uint(0x83, 1),                   # TrackType: video
+            _uint(0x9C, 0),                   # FlagLacing
+            _element(0x86, b"V_MJPEG"),       # CodecID
+            _uint(0x23E383, round(1e9 / self.fps)),  # DefaultDuration, ns
+            video,
+        )))
+        return ebml + (0x18538067).to_bytes(4, "big") + _UNKNOWN_SIZE + info \
+            + _element(0x1654AE6B, track)     # Tracks
+
+    def frame(self, jpeg: bytes, arrived: float) -> tuple[int, bytes]:
+        """The JPEG's time in ms, and its Cluster."""
+        if self._origin is None:
+            self._origin = arrived
+        ms = max(self._last_ms + 1, round((arrived - self._origin) * 1000))
+        self._last_ms = ms
+        return ms, _element(0x1F43B675,       # Cluster
+                            _uint(0xE7, ms)   # Timestamp
+                            + _element(0xA3, _BLOCK_HEADER + jpeg))  # SimpleBlock

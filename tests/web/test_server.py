@@ -11,7 +11,7 @@ import pytest
 
 from camserver.media.jpeg import inspect_jpeg
 from conftest import ffprobe_path
-from helpers import ScriptedCamera, make_jpeg
+from helpers import DECODE_CHECK_OUTPUT, ScriptedCamera, make_jpeg
 from test_end_to_end import status, wait_until
 
 
@@ -60,7 +60,7 @@ def test_ts_url_plays_in_ffprobe_and_ffmpeg(streaming):
     assert json.loads(probe.stdout)["streams"][0] == {
         "codec_name": "h264", "width": 640, "height": 480, "pix_fmt": "yuv420p"}
     decode = subprocess.run([shutil.which("ffmpeg"), "-v", "error", "-i", url,
-                             "-frames:v", "60", "-f", "null", "-"],
+                             "-frames:v", "60", *DECODE_CHECK_OUTPUT],
                             capture_output=True, text=True, timeout=30)
     assert decode.returncode == 0 and decode.stderr == ""
 
