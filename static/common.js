@@ -192,6 +192,15 @@ export class LiveConnection {
   }
 }
 
+/** Links marked data-keep-query (to the other page) get this page's options, without the
+ * H.264 page's note of why it sent the browser to the MJPEG page. */
+function keepQuery() {
+  const query = new URLSearchParams(location.search);
+  query.delete("fallback");
+  query.delete("codec");
+  document.querySelectorAll("a[data-keep-query]").forEach((a) => { a.search = query; });
+}
+
 /** Median of a numeric array (copied and sorted), or null when empty. */
 export function median(values) {
   if (!values.length) return null;
@@ -331,7 +340,7 @@ export class PageController {
     });
     this.$("stage").addEventListener("dblclick", () => this.toggleFullscreen());
     this.$("camera-select").addEventListener("change", (e) => this.selectCamera(e.target.value));
-    document.querySelectorAll("a[data-keep-query]").forEach((a) => { a.search = location.search; });
+    keepQuery();
   }
 
   toggleFullscreen() {
@@ -355,7 +364,7 @@ export class PageController {
     this.connection.camera = id;
     params.set("camera", id);
     history.replaceState(null, "", `${location.pathname}?${params}`);
-    document.querySelectorAll("a[data-keep-query]").forEach((a) => { a.search = location.search; });
+    keepQuery();
     this.player.reset?.();
     this.stats.reset();
     if (this.connection.wanted) this.connection.restart();

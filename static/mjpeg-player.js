@@ -3,7 +3,15 @@
 // While one JPEG decodes, only the newest that arrives meanwhile is kept: stale frames are
 // dropped, never queued, so the picture cannot fall behind.
 
-import { PageController, localNow } from "./common.js";
+import { PageController, localNow, params } from "./common.js";
+
+// Set when the H.264 page sent the browser here because it cannot play H.264 (mse-player.js).
+const FALLBACK_REASONS = {
+  "no-mse": "this browser has no Media Source Extensions",
+  "no-h264": "this browser cannot decode H.264 video",
+  "codec": "this browser cannot decode this camera's H.264 video",
+};
+const fallback = FALLBACK_REASONS[params.get("fallback")] ? params.get("fallback") : null;
 
 class MjpegPlayer {
   constructor(canvas) {
@@ -116,8 +124,17 @@ class MjpegPlayer {
       decode: this.decodeMs == null ? "–" : `${this.decodeMs.toFixed(1)} ms`,
       skipped: String(this.skipped),
       bad: String(this.badFrames),
+      path: fallback ? "MJPEG canvas (H.264 fallback)" : "MJPEG canvas",
     };
   }
+}
+
+if (fallback) {
+  const codec = /^avc1\.[0-9a-fA-F]{6}$/.test(params.get("codec") || "") ? ` (${params.get("codec")})` : "";
+  const notice = document.getElementById("notice");
+  notice.textContent = `H.264 is not available: ${FALLBACK_REASONS[fallback]}${codec}. `
+    + "This is the same camera as JPEG pictures, which needs more bandwidth.";
+  notice.hidden = false;
 }
 
 const player = new MjpegPlayer(document.getElementById("canvas"));

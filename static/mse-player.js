@@ -43,6 +43,7 @@ export function parseFragment(buffer) {
   let time = null;
   let key = false;
   let repeat = false;
+  let durationAt = null;  // byte offset of the first sample's declared duration
   for (const b of boxes(view, traf.start, traf.end)) {
     const version = view.getUint8(b.start);
     const flags = view.getUint32(b.start) & 0xffffff;
@@ -55,7 +56,7 @@ export function parseFragment(buffer) {
       let firstFlags = null;
       if (flags & 0x4) { firstFlags = view.getUint32(pos); pos += 4; }
       for (let i = 0; i < count; i++) {
-        if (flags & 0x100) pos += 4;  // duration
+        if (flags & 0x100) { if (i === 0) durationAt = pos; pos += 4; }  // duration
         if (flags & 0x200) pos += 4;
         let sampleFlags = null;
         if (flags & 0x400) { sampleFlags = view.getUint32(pos); pos += 4; }
@@ -68,12 +69,26 @@ export function parseFragment(buffer) {
       }
     }
   }
-  return time == null ? null : { time, key, repeat };
+  return time == null ? null : { time, key, repeat, durationAt };
 }
 
 // -- The player --------------------------------------------------------------------------------
 
 const TIMESCALE = 90000;
+
+// Firefox shows an MSE frame late by most of its declared duration. With the server's 1 s
+// (camserver/ingest/packager.py says why) the picture ran
+// 26 frames (840-910 ms) behind currentTime, read back from the frames' bar codes; declared
+// 200, 100 and 50 ms gave 87, 47-55 and 38-39 ms glass-to-glass once settled (Firefox ESR 153,
+// 30 fps, median over 6 s; 40-50 ms with 15 ms of camera jitter). Chrome's README figures were
+// measured with 1 s, and WebKitGTK's delay was the same with 1 s and 50 ms. So in Gecko each
+// fragment's declared duration is rewritten to 3 fragment intervals, at least 50 ms (with the
+// server's repeats, fragments are <= 33 ms apart) and at most 1 s: MSE still treats a frame
+// that comes over 2 durations after the previous one as a discontinuity (everything dropped up
+// to the next keyframe), so a camera without repeats keeps room for 6 late intervals.
+const GECKO = /Gecko\/\d/.test(navigator.userAgent);  // not "(KHTML, like Gecko)"
+const SHORT_DURATION_MIN = 0.05;
+const SHORT_DURATION_MAX = 1;
 
 // Live-edge controller.
 //
@@ -134,6 +149,9 @@ class MsePlayer {
     this.lastSeekAt = 0;
     this.lastTrim = 0;
     this.rvfc = null;
+    this.frameCallbacks = 0;             // requestVideoFrameCallback calls so far
+    this.ticksWithoutFrameCallback = 0;  // see checkFrameCallbacks()
+    this.lastTickTime = null;
     // A stall: playback ran out of video while the camera was sending (not a seek, not the
     // start, not a camera that left).
     video.addEventListener("waiting", () => {
@@ -207,6 +225,11 @@ class MsePlayer {
       this.lastFragmentAt = performance.now();
       this.received.push([fragment.time, this.lastFragmentAt, fragment.repeat]);
       if (this.received.length > 120) this.received.splice(0, 60);
+      if (GECKO && fragment.durationAt != null) {
+        const seconds = Math.min(SHORT_DURATION_MAX, Math.max(SHORT_DURATION_MIN,
+                                                              3 * this.frameInterval));
+        new DataView(data).setUint32(fragment.durationAt, Math.round(seconds * TIMESCALE));
+      }
       this.queue.push({ kind: "media", data, key: fragment.key });
     }
     this.pump();
@@ -234,7 +257,14 @@ class MsePlayer {
       // also counts every camera frame painted through its repeat, i.e. nearly all of them.)
       dropped: String(this.cameraFramesMissed),
       codec: this.codec || "–",
+      path: this.path(),
     };
+  }
+
+  /** Which way video reaches the screen, for the statistics (and the engine tests). */
+  path() {
+    const api = window.ManagedMediaSource ? "MSE (ManagedMediaSource)" : "MSE";
+    return this.fallbackRunning ? `${api}, timed by currentTime` : api;
   }
 
   // -- MediaSource plumbing --
@@ -263,9 +293,9 @@ class MsePlayer {
   newMediaSource() {
     this.teardown();
     this.error = "";
-    const MS = window.ManagedMediaSource || window.MediaSource;
+    const MS = mediaSourceClass();
     if (!MS) {
-      this.error = "This browser has no Media Source Extensions; use the MJPEG page";
+      fallBackToMjpeg("no-mse");
       return;
     }
     const ms = new MS();
@@ -298,8 +328,13 @@ class MsePlayer {
     try {
       if (op.kind === "init") {
         const type = `video/mp4; codecs="${op.codec}"`;
+        if (!ms.constructor.isTypeSupported(type)) {
+          // This camera's H.264 (e.g. High profile from a hardware encoder) is not playable
+          // here although Constrained Baseline is: retrying cannot help.
+          fallBackToMjpeg("codec", op.codec);
+          return;
+        }
         if (!this.sb) {
-          if (!ms.constructor.isTypeSupported(type)) throw new Error(`${op.codec} is not supported here`);
           this.sb = ms.addSourceBuffer(type);
           this.sb.mode = "segments";
           this.sb.addEventListener("updateend", () => { this.control(); this.pump(); });
@@ -362,6 +397,7 @@ class MsePlayer {
 
     if (v.paused && !v.seeking && document.getElementById("play-overlay").hidden) this.play();
     if (v.seeking) return;
+    this.checkFrameCallbacks();
 
     // In a gap (camera came back, first data) or far behind (a hidden tab, a long outage): jump
     // to the live edge, the target's distance behind the newest frame.
@@ -447,13 +483,14 @@ class MsePlayer {
 
   watchFrames() {
     const v = this.video;
-    if (!v.requestVideoFrameCallback) {
+    if (!v.requestVideoFrameCallback || this.fallbackRunning) {
       this.watchFramesFallback();
       return;
     }
     if (this.rvfc != null) v.cancelVideoFrameCallback(this.rvfc);
     const onFrame = (now, meta) => {
       this.rvfc = v.requestVideoFrameCallback(onFrame);
+      this.frameCallbacks++;
       if (this.epoch == null) return;
       const shown = meta.expectedDisplayTime || now;
       this.stats.width = meta.width;
@@ -478,6 +515,31 @@ class MsePlayer {
     this.rvfc = v.requestVideoFrameCallback(onFrame);
   }
 
+  /** WebKitGTK without accelerated compositing (WEBKIT_DISABLE_COMPOSITING_MODE=1, a common
+   * workaround for GPU driver trouble) plays MSE video
+   * but never calls requestVideoFrameCallback: WebKitGTK 2.50 under Xvfb showed moving video
+   * for 12 s with no callback, so the page said "Waiting for video" and counted no frame. Called
+   * every 100 ms: after 2 s of playback (currentTime moving, page visible) without any callback
+   * yet, frames are timed from currentTime instead. (A hidden page gets no callbacks in Chrome
+   * either, so hidden time does not count. With accelerated compositing but no GPU, WebKitGTK
+   * calls back only a few times a second, and once more than 2 s late: slow, but working.) */
+  checkFrameCallbacks() {
+    const v = this.video;
+    if (this.fallbackRunning || !v.requestVideoFrameCallback) return;
+    const moving = !v.paused && !document.hidden && v.readyState >= 2
+      && this.lastTickTime != null && v.currentTime !== this.lastTickTime;
+    this.lastTickTime = v.currentTime;
+    if (this.frameCallbacks > 0) return;  // slow callbacks are still callbacks
+    this.ticksWithoutFrameCallback = moving ? this.ticksWithoutFrameCallback + 1 : 0;
+    if (this.ticksWithoutFrameCallback >= 20) {
+      console.warn("player: no requestVideoFrameCallback calls while playing; timing frames "
+                   + "from currentTime");
+      if (this.rvfc != null) v.cancelVideoFrameCallback(this.rvfc);
+      this.rvfc = null;
+      this.watchFramesFallback();
+    }
+  }
+
   watchFramesFallback() {
     if (this.fallbackRunning) return;
     this.fallbackRunning = true;
@@ -489,12 +551,54 @@ class MsePlayer {
       lastTime = v.currentTime;
       this.stats.width = v.videoWidth;
       this.stats.height = v.videoHeight;
-      this.stats.frameShown(this.epoch + v.currentTime * 1000, localNow());
+      // Count each camera frame once, when the playhead reaches it (animation frames come far
+      // more often than video frames where nothing waits for vsync: 110/s in WebKitGTK).
+      const cameraTime = this.cameraFrameBefore(Math.round(v.currentTime * TIMESCALE) + 1);
+      if (cameraTime == null) {
+        this.stats.frameShown(this.epoch + v.currentTime * 1000, localNow());
+      } else if (cameraTime !== this.lastCameraTime) {
+        this.lastCameraTime = cameraTime;
+        this.stats.frameShown(this.epoch + (cameraTime / TIMESCALE) * 1000, localNow());
+      }
     };
     requestAnimationFrame(tick);
   }
 }
 
-const player = new MsePlayer(document.getElementById("video"));
-window.livePlayer = player;
-new PageController({ format: "fmp4", player });
+// -- Where H.264 cannot play --------------------------------------------------------------------
+
+/** The MediaSource to use: ManagedMediaSource where it exists (Safari 17+, needed on iPhone). */
+function mediaSourceClass() {
+  return window.ManagedMediaSource || window.MediaSource || null;
+}
+
+// Constrained Baseline, level 3.0: what the server's x264 makes for 640x480 (the codec string
+// of the real stream arrives with its init segment and is checked again there).
+const BASELINE = 'video/mp4; codecs="avc1.42E01E"';
+
+/** Why this browser cannot play the stream here ("no-mse", "no-h264"), or "". Firefox without
+ * the system's libavcodec and WebKitGTK without gstreamer1.0-libav have MSE but no H.264. */
+function h264Missing() {
+  const MS = mediaSourceClass();
+  if (!MS) return "no-mse";
+  return MS.isTypeSupported(BASELINE) ? "" : "no-h264";
+}
+
+/** Open the MJPEG page instead (same camera and options); it says why (client_mjpeg.html). */
+function fallBackToMjpeg(reason, codec) {
+  const query = new URLSearchParams(params);
+  query.set("fallback", reason);
+  if (codec) query.set("codec", codec);
+  console.warn(`player: H.264 cannot play here (${reason}${codec ? ` ${codec}` : ""}); `
+               + "opening the MJPEG page");
+  location.replace(`mjpeg?${query}`);
+}
+
+const missing = h264Missing();
+if (missing) {
+  fallBackToMjpeg(missing);
+} else {
+  const player = new MsePlayer(document.getElementById("video"));
+  window.livePlayer = player;
+  new PageController({ format: "fmp4", player });
+}
