@@ -7,8 +7,9 @@
  *   {"type":"config_ack","applied":{"quality":80},"rejected":{"fps":"must be an integer 1-30"}}
  * Other types are ignored (and logged by the caller).
  *
- * To the server, right after connecting and again after every change of the camera settings
- * (optional, CONFIG_CAMSTREAM_SEND_HELLO): the current settings and the choices the camera accepts.
+ * To the server, right after connecting, after every config_ack whose "applied" is not empty, and
+ * whenever the settings change otherwise (console, frame size fallback); optional
+ * (CONFIG_CAMSTREAM_SEND_HELLO): the current settings and the choices the camera accepts.
  *   {"type":"hello","camera_id":"desk","board":"AtomS3R-M12","sensor":"OV3660","firmware":"1.1.0",
  *    "width":640,"height":480,"fps":15,"quality":80,"framesize":"VGA","vflip":false,"hmirror":false,
  *    "choices":{"framesize":["96X96","QQVGA",...,"QXGA"],"quality":{"min":1,"max":100},

@@ -477,6 +477,9 @@ static void handle_control(control_msg_t *msg, settings_t *cur, pacing_t *pace)
     } else {
         send_text("{\"type\":\"config_ack\",\"applied\":{},\"rejected\":{\"message\":\"reply too long\"}}");
     }
+    if (res.applied) {
+        s_hello_pending = true; /* an ack that applied something is always followed by a hello */
+    }
 }
 
 /* ------------------------------------------------------------------ the task */
