@@ -10,12 +10,18 @@ Frames follow an absolute schedule (frame n is due at start + n/fps), so the rat
 the achieved rate is logged. With ``--jitter MS`` each frame leaves late by a random delay, like a
 camera on busy Wi-Fi (see :func:`frame_due`). The camera reconnects with backoff when the server
 goes away.
+
+It speaks the firmware's control protocol (firmware/main/control.h), see :class:`MockCamera`: a
+hello with its current settings and the choices it accepts, ``config`` messages applied key by key
+(frame size, quality, fps, vflip, hmirror) and answered with a ``config_ack``, then a new hello.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -25,22 +31,39 @@ import time
 
 from PIL import Image, ImageDraw, ImageFont
 
+from camserver.ratelimit import RateLimitedLog
+
 log = logging.getLogger("mock_camera")
+_warn = RateLimitedLog(log)
 
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 MARK_BLOCK = 16
 MARK_BITS = 20  # frame numbers wrap after about 9.7 hours at 30 fps
+
+# The frame sizes this camera offers: the firmware's names (firmware/main/framesize.c), QQVGA to HD.
+FRAME_SIZES = {
+    "QQVGA": (160, 120), "QCIF": (176, 144), "HQVGA": (240, 176), "QVGA": (320, 240),
+    "CIF": (400, 296), "HVGA": (480, 320), "VGA": (640, 480), "SVGA": (800, 600),
+    "XGA": (1024, 768), "HD": (1280, 720),
+}
+QUALITY_RANGE = (1, 100)  # Pillow's JPEG scale, higher is better, like the firmware's
+FPS_RANGE = (1, 30)       # what the firmware accepts
 
 
 class FrameRenderer:
     """Draws and encodes frames; ``render(n, elapsed, fps)`` returns one JPEG."""
 
     def __init__(self, width: int = 640, height: int = 480, quality: int = 80,
-                 subsampling: str = "4:2:2", mark: bool = False):
+                 subsampling: str = "4:2:2", mark: bool = False, vflip: bool = False,
+                 hmirror: bool = False):
         self.width, self.height = width, height
         self.quality = quality
         self.subsampling = SUBSAMPLING[subsampling]
+        self.subsampling_name = subsampling
         self.mark = mark
+        # Like the sensor's own flips, these turn the scene; the overlay and the marker stay
+        # readable (a benchmark reads the marker at a fixed place).
+        self.vflip, self.hmirror = vflip, hmirror
         self._background = self._make_background(width, height)
         radius = max(16, min(width, height) // 8)
         self._ball = self._make_ball(radius)
@@ -85,6 +108,11 @@ class FrameRenderer:
         sx = int((w - side) * (0.5 + 0.45 * math.cos(t * 0.9)))
         sy = int((h - side) * (0.5 + 0.45 * math.sin(t * 1.7)))
         draw.rectangle((sx, sy, sx + side, sy + side), outline=(255, 255, 255), width=4)
+        if self.vflip:
+            frame = frame.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+        if self.hmirror:
+            frame = frame.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        draw = ImageDraw.Draw(frame)
         text = f"Frame {n}   {fps:5.1f} fps   {elapsed:7.1f} s   {w}x{h}"
         draw.rectangle((0, 0, w, self._font.size + 12), fill=(0, 0, 0))
         draw.text((8, 6), text, fill=(255, 255, 255), font=self._font)
@@ -112,6 +140,130 @@ def read_marker(pixel_at, height: int) -> int:
     return n
 
 
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass
+class Settings:
+    """What the camera does now. ``framesize`` is None for a --width/--height without a name."""
+    width: int = 640
+    height: int = 480
+    quality: int = 80
+    fps: float = 30.0
+    vflip: bool = False
+    hmirror: bool = False
+
+    @property
+    def framesize(self) -> str | None:
+        return next((name for name, size in FRAME_SIZES.items()
+                     if size == (self.width, self.height)), None)
+
+
+class MockCamera:
+    """The camera side of the control protocol, as the firmware does it (firmware/main/control.c).
+
+    - :meth:`hello`: sent after connecting and after every config that applied something: the
+      current settings and ``choices``, the values a config message may use.
+    - :meth:`apply_config`: each key on its own; good values are applied, bad ones and unknown
+      keys are rejected with a reason; returns the ``config_ack``.
+    - :attr:`renderer` follows the settings (size, quality, flips); :attr:`settings` ``.fps`` paces.
+    """
+
+    def __init__(self, camera_id: str = "default", settings: Settings | None = None,
+                 subsampling: str = "4:2:2", mark: bool = False):
+        self.camera_id = camera_id
+        self.settings = settings or Settings()
+        self.subsampling = subsampling
+        self.mark = mark
+        self.renderer = self._make_renderer()
+
+    def _make_renderer(self) -> FrameRenderer:
+        s = self.settings
+        return FrameRenderer(s.width, s.height, s.quality, self.subsampling, self.mark, s.vflip,
+                             s.hmirror)
+
+    def hello(self) -> dict:
+        s = self.settings
+        return {
+            "type": "hello", "camera_id": self.camera_id, "board": "mock", "sensor": "mock",
+            "firmware": "mock_camera.py", "width": s.width, "height": s.height,
+            "fps": _number(s.fps), "quality": s.quality,
+            "framesize": s.framesize or f"{s.width}x{s.height}",
+            "vflip": s.vflip, "hmirror": s.hmirror,
+            "choices": {
+                "framesize": list(FRAME_SIZES),
+                "quality": {"min": QUALITY_RANGE[0], "max": QUALITY_RANGE[1]},
+                "fps": {"min": FPS_RANGE[0], "max": FPS_RANGE[1]},
+                "vflip": [False, True], "hmirror": [False, True],
+            },
+        }
+
+    @staticmethod
+    def _framesize(value: object) -> tuple[str, tuple[int, int]] | str:
+        """(name, size) for a frame size the camera offers, else the reason it is refused."""
+        if not isinstance(value, str):
+            return 'must be a string such as "VGA"'
+        for name, size in FRAME_SIZES.items():
+            if value.upper() in (name, f"{size[0]}X{size[1]}"):
+                return name, size
+        return f"unknown frame size; this camera offers {', '.join(FRAME_SIZES)}"
+
+    def apply_config(self, message: dict) -> dict:
+        """Apply a ``{"type": "config", ...}`` message; return its ``config_ack``."""
+        applied: dict = {}
+        rejected: dict = {}
+        changes: dict = {}
+        for key, value in message.items():
+            if key == "type":
+                continue
+            if key == "framesize":
+                found = self._framesize(value)
+                if isinstance(found, str):
+                    rejected[key] = found
+                    continue
+                applied[key] = found[0]
+                changes["width"], changes["height"] = found[1]
+            elif key in ("quality", "fps"):
+                low, high = QUALITY_RANGE if key == "quality" else FPS_RANGE
+                if not _is_int(value) or not low <= value <= high:
+                    rejected[key] = f"must be an integer {low}-{high}" + (
+                        " (higher is better)" if key == "quality" else "")
+                    continue
+                applied[key] = changes[key] = value
+            elif key in ("vflip", "hmirror"):
+                if not (isinstance(value, bool) or (_is_int(value) and value in (0, 1))):
+                    rejected[key] = "must be true or false"
+                    continue
+                applied[key] = changes[key] = bool(value)
+            else:
+                rejected[str(key)[:64]] = "unknown setting"
+        if changes:
+            self.settings = dataclasses.replace(self.settings, **changes)
+            self.renderer = self._make_renderer()
+        return {"type": "config_ack", "applied": applied, "rejected": rejected}
+
+    def handle_text(self, text: str) -> list[dict]:
+        """Replies to one text message from the server: a config_ack, then the new hello when
+        something was applied. Other messages are logged (rate-limited) and get no reply."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            _warn.log(logging.WARNING, "json", "Ignored a text message that is not JSON: %.80r", text)
+            return []
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind != "config":
+            _warn.log(logging.INFO, "type", "Ignored a message of type %.40r", kind)
+            return []
+        ack = self.apply_config(message)
+        log.info("Config: applied %s, rejected %s", ack["applied"], ack["rejected"])
+        return [ack, self.hello()] if ack["applied"] else [ack]
+
+
 def frame_due(t0: float, k: int, fps: float, previous_due: float, jitter_ms: float = 0,
               rng: random.Random | None = None) -> float:
     """When frame ``k`` of a schedule started at ``t0`` leaves: at ``t0 + k/fps``, plus, with
@@ -123,8 +275,22 @@ def frame_due(t0: float, k: int, fps: float, previous_due: float, jitter_ms: flo
     return due
 
 
-async def stream(url: str, renderer: FrameRenderer, fps: float, duration: float | None,
-                 camera_id: str, jitter_ms: float = 0) -> int:
+async def _answer_server(ws, camera: MockCamera) -> None:
+    """Read the server's messages and answer config messages, until the connection closes."""
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        async for message in ws:
+            if isinstance(message, bytes):
+                _warn.log(logging.INFO, "binary", "Ignored a binary message from the server")
+                continue
+            for reply in camera.handle_text(message):
+                await ws.send(json.dumps(reply))
+    except ConnectionClosed:
+        pass
+
+
+async def stream(url: str, camera: MockCamera, duration: float | None, jitter_ms: float = 0) -> int:
     """Send frames until ``duration`` (None: forever); return the number of frames sent."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -138,32 +304,14 @@ async def stream(url: str, renderer: FrameRenderer, fps: float, duration: float 
             async with connect(url, compression=None, max_size=2**20, open_timeout=5) as ws:
                 log.info("Connected to server!")
                 backoff = 0.5
-                await ws.send(json.dumps({
-                    "type": "hello", "camera_id": camera_id, "board": "mock", "sensor": "pillow",
-                    "width": renderer.width, "height": renderer.height, "fps": fps,
-                    "quality": renderer.quality, "firmware": "mock_camera.py"}))
-                # Absolute schedule from here: frame k is due at t0 + k/fps, however long each
-                # frame took to render and send.
-                t0, k = time.monotonic(), 0
-                due = t0
-                while duration is None or time.monotonic() - start < duration:
-                    due = frame_due(t0, k, fps, due, jitter_ms)
-                    now = time.monotonic()
-                    if due > now:
-                        await asyncio.sleep(due - now)
-                    elif now - due > 1.0:
-                        t0, k, due = now, 0, now  # stalled over a second: a new schedule
-                    k += 1
-                    now = time.monotonic()
-                    window.append(now)
-                    del window[:-31]
-                    measured = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 \
-                        else 0.0
-                    jpeg = renderer.render(sent, now - start, measured)
-                    await ws.send(jpeg)
-                    sent += 1
-                    if sent % 30 == 0:
-                        log.info("Sent frame %d (%d bytes), %.2f fps", sent, len(jpeg), measured)
+                await ws.send(json.dumps(camera.hello()))
+                answering = asyncio.create_task(_answer_server(ws, camera))
+                try:
+                    sent = await _send_frames(ws, camera, start, sent, window, duration, jitter_ms)
+                finally:
+                    answering.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await answering
         except (OSError, ConnectionClosed, InvalidHandshake, asyncio.TimeoutError) as exc:
             log.warning("Connection to %s failed or lost (%s); retrying in %.1f s", url,
                         exc or type(exc).__name__, backoff)
@@ -177,6 +325,36 @@ async def stream(url: str, renderer: FrameRenderer, fps: float, duration: float 
     return sent
 
 
+async def _send_frames(ws, camera: MockCamera, start: float, sent: int, window: list[float],
+                       duration: float | None, jitter_ms: float) -> int:
+    # Absolute schedule from here: frame k is due at t0 + k/fps, however long each frame took to
+    # render and send. A new fps (from a config message) starts a new schedule.
+    fps = camera.settings.fps
+    t0, k = time.monotonic(), 0
+    due = t0
+    while duration is None or time.monotonic() - start < duration:
+        if camera.settings.fps != fps:
+            fps = camera.settings.fps
+            t0, k, due = time.monotonic(), 0, time.monotonic()
+        due = frame_due(t0, k, fps, due, jitter_ms)
+        now = time.monotonic()
+        if due > now:
+            await asyncio.sleep(due - now)
+        elif now - due > 1.0:
+            t0, k, due = now, 0, now  # stalled over a second: a new schedule
+        k += 1
+        now = time.monotonic()
+        window.append(now)
+        del window[:-31]
+        measured = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 else 0.0
+        jpeg = camera.renderer.render(sent, now - start, measured)
+        await ws.send(jpeg)
+        sent += 1
+        if sent % 30 == 0:
+            log.info("Sent frame %d (%d bytes), %.2f fps", sent, len(jpeg), measured)
+    return sent
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="Send an animated test pattern as JPEGs over "
                                             "WebSocket, like the ESP32 camera does.")
@@ -185,8 +363,11 @@ def main() -> None:
                    help="camera id, appended to the URL path (default: none, i.e. 'default')")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
+    p.add_argument("--framesize", choices=list(FRAME_SIZES), type=str.upper, default=None,
+                   help="a named size instead of --width/--height (the server may change it)")
     p.add_argument("--fps", type=float, default=30.0)
-    p.add_argument("--quality", type=int, default=80, help="JPEG quality 1-95")
+    p.add_argument("--quality", type=int, default=80,
+                   help="JPEG quality 1-100, Pillow's scale (above 95 gains little)")
     p.add_argument("--subsampling", choices=list(SUBSAMPLING), default="4:2:2",
                    help="JPEG chroma subsampling (ESP32 sensors send 4:2:2)")
     p.add_argument("--duration", type=float, default=None, help="seconds to run (default: ever)")
@@ -197,10 +378,12 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     url = args.url.rstrip("/") + (f"/{args.camera_id}" if args.camera_id else "")
-    renderer = FrameRenderer(args.width, args.height, args.quality, args.subsampling, args.mark)
+    width, height = FRAME_SIZES[args.framesize] if args.framesize else (args.width, args.height)
+    camera = MockCamera(args.camera_id or "default",
+                        Settings(width, height, args.quality, args.fps),
+                        args.subsampling, args.mark)
     try:
-        asyncio.run(stream(url, renderer, args.fps, args.duration, args.camera_id or "default",
-                           args.jitter))
+        asyncio.run(stream(url, camera, args.duration, args.jitter))
     except KeyboardInterrupt:
         pass
 

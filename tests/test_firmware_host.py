@@ -163,6 +163,9 @@ def test_board_configuration_facts():
         "CONFIG_PARTITION_TABLE_CUSTOM": "y",
         "CONFIG_GC0308_SUPPORT": "y",
         "CONFIG_OV3660_SUPPORT": "y",
+        # wss:// to a server with a public certificate (stream.c attaches the bundle)
+        "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE": "y",
+        "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_DEFAULT_FULL": "y",
     }
     for key, value in expected.items():
         assert defaults.get(key) == value, f"sdkconfig.defaults: {key} should be {value}"
@@ -213,3 +216,130 @@ def test_partition_table_fits_8mb_flash():
         end = off + sz
     assert apps >= 1
     assert end <= 8 * 1024 * 1024
+
+
+# ---------------------------------------------------------------------------- cacert, with OpenSSL
+
+def _openssl(*args: str, cwd: Path) -> str:
+    openssl = shutil.which("openssl")
+    assert openssl, "the openssl command is needed to make test certificates (Debian: openssl)"
+    done = subprocess.run([openssl, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def pem_tool(tmp_path_factory) -> Path:
+    """firmware/test/tool_pem_paste.c: stdin through pem_paste, line by line like `cacert set`."""
+    out = tmp_path_factory.mktemp("pem_tool")
+    exe = out / "tool_pem_paste"
+    cmd = [_compiler(), *CFLAGS, *_sanitizer_flags(str(out.parent)), f"-I{MAIN}", "-o", str(exe),
+           str(TEST_DIR / "tool_pem_paste.c"), str(MAIN / "pem.c")]
+    built = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    return exe
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory) -> Path:
+    """Certificates as a user makes them for the server's --tls-cert: self-signed RSA and EC
+    with the LAN address in subjectAltName, a private CA with a server certificate it signed,
+    and a large RSA-4096 one."""
+    d = tmp_path_factory.mktemp("certs")
+    san = "subjectAltName=IP:192.168.1.20,DNS:camserver.local"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj", "/CN=cam rsa",
+             "-addext", san, "-keyout", "rsa.key", "-out", "rsa.pem", cwd=d)
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-nodes",
+             "-days", "365", "-subj", "/CN=cam ec", "-addext", san, "-keyout", "ec.key", "-out", "ec.pem",
+             cwd=d)
+    _openssl("req", "-x509", "-newkey", "rsa:4096", "-nodes", "-days", "365", "-subj", "/CN=big",
+             "-keyout", "big.key", "-out", "big.pem", cwd=d)
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-days", "365", "-subj", "/CN=home CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-subj", "/CN=camserver.local", "-keyout", "leaf.key", "-out", "leaf.csr", cwd=d)
+    (d / "leaf.ext").write_text(san + "\n")
+    _openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "365", "-extfile", "leaf.ext", "-out", "leaf.pem", cwd=d)
+    return d
+
+
+def _paste(tool: Path, text: str | bytes, count: int = 1, cr_to_lf: bool = False) -> dict:
+    data = text.encode() if isinstance(text, str) else text
+    args = [str(tool), str(count)] + (["--cr-to-lf"] if cr_to_lf else [])
+    done = subprocess.run(args, input=data, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    head, _, stored = done.stdout.decode().partition("\ntext:\n")
+    fields = dict(item.split("=", 1) for item in head.splitlines()[0].split())
+    fields["err"] = head.splitlines()[1][len("err="):]
+    fields["text"] = stored
+    return fields
+
+
+def _der_len(certs: Path, name: str) -> int:
+    done = subprocess.run([shutil.which("openssl"), "x509", "-in", name, "-outform", "der"], cwd=certs,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0
+    return len(done.stdout)
+
+
+@pytest.mark.parametrize("name", ["rsa.pem", "ec.pem", "ca.pem", "leaf.pem", "big.pem"])
+def test_cacert_accepts_openssl_certificates(pem_tool, certs, name):
+    pem = (certs / name).read_text()
+    r = _paste(pem_tool, pem)
+    assert r["status"] == "DONE", r["err"]
+    assert r["certs"] == "1" and int(r["der"]) == _der_len(certs, name)
+    assert r["text"] == pem  # stored as OpenSSL wrote it
+
+
+def test_cacert_paste_through_a_crlf_terminal_ends_by_itself(pem_tool, certs):
+    """A CR LF paste reaches the firmware as every line followed by an empty one; the paste still
+    ends at the END line, and what follows is left for the console."""
+    pem = (certs / "rsa.pem").read_text()
+    r = _paste(pem_tool, (pem + "status\n").replace("\n", "\r\n"), cr_to_lf=True)
+    assert r["status"] == "DONE", r["err"]
+    assert r["text"] == pem
+    assert int(r["lines"]) == 2 * len(pem.splitlines()) - 1  # stopped right after END
+
+
+def test_cacert_chain_and_openssl_text_output(pem_tool, certs):
+    ca, leaf = (certs / "ca.pem").read_text(), (certs / "leaf.pem").read_text()
+    both = _paste(pem_tool, ca + leaf, count=2)
+    assert both["status"] == "DONE" and both["certs"] == "2", both["err"]
+    assert both["text"] == ca + leaf
+    one = _paste(pem_tool, ca + leaf, count=1)  # `cacert set` takes the first only
+    assert one["status"] == "DONE" and one["text"] == ca
+    assert int(one["lines"]) == len(ca.splitlines())
+    described = _openssl("x509", "-in", "leaf.pem", "-text", cwd=certs)
+    assert "Certificate:" in described.splitlines()[0]
+    r = _paste(pem_tool, described)
+    assert r["status"] == "DONE", r["err"]
+    assert r["text"] == leaf
+
+
+def test_cacert_refuses_keys_damage_and_oversize(pem_tool, certs):
+    for key in ("rsa.key", "ec.key", "leaf.csr"):
+        r = _paste(pem_tool, (certs / key).read_text())
+        assert r["status"] == "FAILED", key
+        assert r["text"] == ""
+    assert "never the key" in _paste(pem_tool, (certs / "rsa.key").read_text())["err"]
+    assert "not a CERTIFICATE" in _paste(pem_tool, (certs / "leaf.csr").read_text())["err"]
+
+    lines = (certs / "rsa.pem").read_text().splitlines(keepends=True)
+    for missing in range(1, len(lines) - 1):
+        r = _paste(pem_tool, "".join(lines[:missing] + lines[missing + 1:]))
+        assert r["status"] == "FAILED" and "missing" in r["err"], (missing, r["err"])
+    flipped = lines[:]
+    flipped[3] = flipped[3][:10] + ("A" if flipped[3][10] != "A" else "B") + flipped[3][11:]
+    # one changed character still decodes to a DER of the right size: mbedTLS on the device
+    # refuses it (the signature no longer matches), the host check does not claim to
+    assert _paste(pem_tool, "".join(flipped))["status"] == "DONE"
+    flipped[3] = flipped[3][:10] + "!" + flipped[3][11:]
+    assert "not base64" in _paste(pem_tool, "".join(flipped))["err"]
+
+    big = (certs / "big.pem").read_text()
+    assert len(big) * 3 > 4096
+    r = _paste(pem_tool, big * 3, count=3)
+    assert r["status"] == "FAILED" and "too long" in r["err"]
+    r = _paste(pem_tool, big * 2, count=2)
+    assert r["status"] == "DONE" and int(r["len"]) == 2 * len(big) <= 4096

@@ -125,6 +125,17 @@ bool app_settings_set(setting_id_t id, const char *value, char *err, size_t err_
     return ok;
 }
 
+bool app_settings_set_cacert(const char *pem, size_t len)
+{
+    if (storage_save_cacert(pem, len) != ESP_OK) {
+        return false;
+    }
+    xSemaphoreTake(s_lock, portMAX_DELAY);
+    s_dirty |= APP_SETTINGS_CACERT_BIT;
+    xSemaphoreGive(s_lock);
+    return true;
+}
+
 unsigned app_settings_take_dirty(unsigned mask)
 {
     xSemaphoreTake(s_lock, portMAX_DELAY);

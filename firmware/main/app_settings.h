@@ -24,6 +24,13 @@ bool app_settings_set(setting_id_t id, const char *value, char *err, size_t err_
  * everything else stays as it is. Saves and marks what changed; returns that mask. */
 unsigned app_settings_update(const settings_t *src, unsigned mask);
 
+/* Dirty bit (beside the SETTING_BIT()s) for the CA certificate set of wss:// connections. */
+#define APP_SETTINGS_CACERT_BIT SETTING_BIT(SETTING_COUNT)
+
+/* Stores (len > 0) or erases (len == 0) the CA set, already validated by the caller, and marks
+ * APP_SETTINGS_CACERT_BIT so the stream reconnects with it. */
+bool app_settings_set_cacert(const char *pem, size_t len);
+
 /* Returns the dirty bits within mask and clears them. */
 unsigned app_settings_take_dirty(unsigned mask);
 

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app_settings.h"
@@ -21,10 +22,15 @@
 #include "framesize.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "linenoise/linenoise.h"
+#include "mbedtls/sha256.h"
+#include "mbedtls/x509_crt.h"
+#include "pem.h"
 #include "sdkconfig.h"
 #include "settings.h"
 #include "storage.h"
 #include "stream.h"
+#include "trust.h"
 #include "url.h"
 #include "version.h"
 #include "wifi.h"
@@ -101,7 +107,7 @@ static int cmd_server(int argc, char **argv)
         return 0;
     }
     if (argc != 2) {
-        return usage(argv[0], "ws://HOST:PORT[/CAMERA_ID] | --clear");
+        return usage(argv[0], "ws://HOST:PORT[/CAMERA_ID] | wss://HOST[:PORT][/CAMERA_ID] | --clear");
     }
     const char *value = strcmp(argv[1], "--clear") == 0 ? "" : argv[1];
     settings_t t;
@@ -154,6 +160,180 @@ static int cmd_token(int argc, char **argv)
         return usage(argv[0], "<token> | --clear");
     }
     return set_and_report(SETTING_TOKEN, strcmp(argv[1], "--clear") == 0 ? "" : argv[1]);
+}
+
+/* ---------------------------------------------------------------- cacert: what wss:// trusts */
+
+typedef struct {
+    char *pem;          /* PEM_MAX_LEN + 1 bytes, NUL-terminated; free() it */
+    size_t len;         /* 0: none stored */
+    pem_info_t info;
+    bool valid;
+    char why[PEM_ERR_MAX + 1];
+} stored_ca_t;
+
+/* Reads the stored CA set (4 KB: on the heap, not on the console task's stack). */
+static bool load_stored_ca(stored_ca_t *ca)
+{
+    memset(ca, 0, sizeof(*ca));
+    ca->pem = malloc(PEM_MAX_LEN + 1);
+    if (ca->pem == NULL) {
+        printf("out of memory\n");
+        return false;
+    }
+    esp_err_t err = storage_load_cacert(ca->pem, PEM_MAX_LEN + 1, &ca->len);
+    if (err != ESP_OK) {
+        snprintf(ca->why, sizeof(ca->why), "cannot be read (%s)", esp_err_to_name(err));
+        ca->len = 1; /* something is stored, but not usable */
+        return true;
+    }
+    ca->valid = ca->len > 0 && pem_validate(ca->pem, ca->len, &ca->info, ca->why, sizeof(ca->why));
+    return true;
+}
+
+/*
+ * Lets mbedTLS parse the set, as esp-tls will at every wss:// connection, and with print shows
+ * each certificate: subject, SHA-256 fingerprint (compare with
+ * `openssl x509 -noout -fingerprint -sha256 -in cert.pem`) and end of validity. Never the PEM.
+ */
+static bool check_with_mbedtls(const char *pem, size_t len, bool print)
+{
+    mbedtls_x509_crt chain;
+    mbedtls_x509_crt_init(&chain);
+    int ret = mbedtls_x509_crt_parse(&chain, (const unsigned char *)pem, len + 1); /* + the NUL */
+    if (ret != 0) {
+        printf("refused: mbedTLS cannot parse %s (%s%x)\n", ret > 0 ? "every certificate" : "the certificates",
+               ret < 0 ? "-0x" : "failed: ", (unsigned)(ret < 0 ? -ret : ret));
+        mbedtls_x509_crt_free(&chain);
+        return false;
+    }
+    int i = 0;
+    for (const mbedtls_x509_crt *c = &chain; print && c != NULL && c->raw.len > 0; c = c->next) {
+        char subject[128];
+        unsigned char digest[32];
+        if (mbedtls_x509_dn_gets(subject, sizeof(subject), &c->subject) < 0) {
+            snprintf(subject, sizeof(subject), "(unreadable)");
+        }
+        mbedtls_sha256(c->raw.p, c->raw.len, digest, 0);
+        printf("  #%d %s, valid until %04d-%02d-%02d\n     SHA-256 ", ++i, subject, c->valid_to.year,
+               c->valid_to.mon, c->valid_to.day);
+        for (size_t k = 0; k < sizeof(digest); k++) {
+            printf("%02X%s", digest[k], k + 1 < sizeof(digest) ? ":" : "\n");
+        }
+    }
+    mbedtls_x509_crt_free(&chain);
+    return true;
+}
+
+static void print_trust(const stored_ca_t *ca)
+{
+    settings_t s;
+    app_settings_get(&s);
+    bool tls = url_is_tls(s.server);
+    if (ca->len == 0) {
+        printf("no CA certificate stored: wss:// trusts %s\n", trust_mode_name(TRUST_BUNDLE));
+    } else if (!ca->valid) {
+        printf("the stored CA certificate is invalid (%s): wss:// will not connect;\n"
+               "use 'cacert set' or 'cacert clear'\n", ca->why);
+    } else {
+        printf("%d CA certificate%s, %u bytes: wss:// trusts only %s\n", ca->info.certs,
+               ca->info.certs == 1 ? "" : "s", (unsigned)ca->info.len, ca->info.certs == 1 ? "it" : "them");
+        check_with_mbedtls(ca->pem, ca->len, true);
+    }
+    if (!tls) {
+        printf("(the server URL is %s: no TLS, so none of this is used)\n", s.server[0] ? "ws://" : "not set");
+    }
+}
+
+static int cacert_paste(bool add, int count)
+{
+    stored_ca_t ca = {0};
+    pem_paste_t *p = calloc(1, sizeof(*p));
+    int rc = 1;
+    if (p == NULL || (add && !load_stored_ca(&ca))) {
+        printf("out of memory\n");
+        goto done;
+    }
+    if (add && (ca.len == 0 || !ca.valid)) {
+        printf("refused: %s; use 'cacert set'\n", ca.len == 0 ? "no CA certificate stored yet" : ca.why);
+        goto done;
+    }
+    if (!pem_paste_init(p, add ? ca.pem : NULL, add ? ca.len : 0, count)) {
+        printf("refused: %s\n", p->err);
+        goto done;
+    }
+    printf("Paste %d certificate%s in PEM form (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).\n"
+           "It ends by itself after the last END line; Ctrl-C or 'abort' cancels.\n",
+           count, count == 1 ? "" : "s");
+    pem_paste_status_t st = PEM_PASTE_MORE;
+    while (st == PEM_PASTE_MORE) {
+        char *line = linenoise("cacert> ");
+        if (line == NULL) { /* Ctrl-C, or the console went away */
+            st = PEM_PASTE_ABORTED;
+            break;
+        }
+        st = pem_paste_line(p, line);
+        linenoiseFree(line);
+    }
+    if (st == PEM_PASTE_ABORTED) {
+        printf("aborted; nothing changed\n");
+    } else if (st == PEM_PASTE_FAILED) {
+        printf("refused: %s; nothing changed\n", p->err);
+    } else if (!check_with_mbedtls(p->text, p->len, false)) {
+        printf("nothing changed\n");
+    } else if (!app_settings_set_cacert(p->text, p->len)) {
+        printf("storing it failed; nothing changed\n");
+    } else {
+        printf("stored. ");
+        stored_ca_t now;
+        if (load_stored_ca(&now)) {
+            print_trust(&now);
+            free(now.pem);
+        }
+        ESP_LOGI(TAG, "CA certificate set: %d certificate(s), %u bytes", p->info.certs, (unsigned)p->len);
+        rc = 0;
+    }
+done:
+    free(ca.pem);
+    free(p);
+    return rc;
+}
+
+static int cmd_cacert(int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : "show";
+    if (strcmp(sub, "show") == 0 && argc <= 2) {
+        stored_ca_t ca;
+        if (!load_stored_ca(&ca)) {
+            return 1;
+        }
+        print_trust(&ca);
+        free(ca.pem);
+        return 0;
+    }
+    if (strcmp(sub, "set") == 0 && argc <= 3) {
+        int count = 1;
+        if (argc == 3 && !settings_parse_int(argv[2], 1, PEM_MAX_CERTS, &count)) {
+            printf("refused: the number of certificates must be 1-%d\n", PEM_MAX_CERTS);
+            return 1;
+        }
+        return cacert_paste(false, count);
+    }
+    if (strcmp(sub, "add") == 0 && argc == 2) {
+        return cacert_paste(true, 1);
+    }
+    if (strcmp(sub, "clear") == 0 && argc == 2) {
+        if (!app_settings_set_cacert(NULL, 0)) {
+            printf("erasing it failed\n");
+            return 1;
+        }
+        printf("CA certificate erased: wss:// trusts %s\n", trust_mode_name(TRUST_BUNDLE));
+        ESP_LOGI(TAG, "CA certificate cleared");
+        return 0;
+    }
+    return usage(argv[0], "[show] | set [<count>] | add | clear\n"
+                          "  set: paste the server's certificate (self-signed) or its CA in PEM form;\n"
+                          "  clear: trust the public CAs (ESP-IDF certificate bundle) again");
 }
 
 /* ---------------------------------------------------------------- camera settings */
@@ -258,6 +438,18 @@ static int cmd_config(int argc, char **argv)
         }
         printf("  %-10s %s\n", settings_info((setting_id_t)i)->name, value[0] ? value : "(not set)");
     }
+    stored_ca_t ca;
+    if (load_stored_ca(&ca)) {
+        if (ca.len == 0) {
+            printf("  %-10s (not set: wss:// trusts the public CAs)\n", "cacert");
+        } else if (ca.valid) {
+            printf("  %-10s %d certificate%s, %u bytes (see 'cacert show')\n", "cacert", ca.info.certs,
+                   ca.info.certs == 1 ? "" : "s", (unsigned)ca.info.len);
+        } else {
+            printf("  %-10s invalid: %s\n", "cacert", ca.why);
+        }
+        free(ca.pem);
+    }
     print_stream_url(&s);
     return 0;
 }
@@ -292,6 +484,17 @@ static int cmd_status(int argc, char **argv)
                st.connects);
         if (!st.connected && st.last_error[0]) {
             printf("          last error: %s\n", st.last_error);
+        }
+        if (!url_is_tls(s.server)) {
+            printf("tls       off (ws://)\n");
+        } else if (st.trust != TRUST_PLAIN) {
+            printf("tls       on (wss://), trusting %s", trust_mode_name(st.trust));
+            if (st.trust == TRUST_CUSTOM) {
+                printf(": %d certificate%s", st.ca_certs, st.ca_certs == 1 ? "" : "s");
+            }
+            printf("\n");
+        } else {
+            printf("tls       on (wss://), not started: see the last error and 'cacert show'\n");
         }
     }
     if (cam.ready) {
@@ -391,11 +594,14 @@ void console_start(void)
     esp_console_register_help_command();
     register_cmd("wifi", "Set the Wi-Fi network (saved). Quote names with spaces.", "<ssid> [<password>]", cmd_wifi);
     register_cmd("server", "Set the camera server URL (saved). A path sets the camera id: ws://HOST:8765/kitchen",
-                 "[ws://HOST:PORT[/ID] | --clear]", cmd_server);
+                 "[ws://HOST:PORT[/ID] | wss://HOST:PORT[/ID] | --clear]", cmd_server);
     register_cmd("camera", "Set the camera id, 1-64 of A-Z a-z 0-9 _ - (saved; --auto: from the MAC)",
                  "[<id> | --auto]", cmd_camera);
     register_cmd("token", "Set the server token, sent as 'Authorization: Bearer' (saved)", "[<token> | --clear]",
                  cmd_token);
+    register_cmd("cacert", "What wss:// trusts: no argument shows it; 'set' pastes the server's (or its CA's) "
+                 "PEM certificate; 'clear' goes back to the public CAs (saved)",
+                 "[show | set [<count>] | add | clear]", cmd_cacert);
     register_cmd("framesize", "Set the frame size (saved); no argument lists the sizes", "[<name>]", cmd_framesize);
     register_cmd("quality", "Set the JPEG quality 1-100, higher is better (saved)", "[<1-100>]", cmd_quality);
     register_cmd("fps", "Set the frame rate limit 1-30 (saved)", "[<1-30>]", cmd_fps);

@@ -169,8 +169,35 @@ bool control_format_ack(const control_result_t *res, const settings_t *s, char *
     return jw_ok(&w);
 }
 
+static void min_max(json_writer_t *w, const char *key, int min, int max)
+{
+    jw_key(w, key);
+    jw_object_begin(w);
+    jw_key(w, "min");
+    jw_int(w, min);
+    jw_key(w, "max");
+    jw_int(w, max);
+    jw_object_end(w);
+}
+
+static void both_booleans(json_writer_t *w, const char *key)
+{
+    jw_key(w, key);
+    jw_array_begin(w);
+    jw_bool(w, false);
+    jw_bool(w, true);
+    jw_array_end(w);
+}
+
 bool control_format_hello(const control_hello_t *h, char *out, size_t out_len)
 {
+    const framesize_info_t *fi = framesize_info(h->framesize);
+    if (fi == NULL) {
+        if (out && out_len) {
+            out[0] = '\0';
+        }
+        return false;
+    }
     json_writer_t w;
     jw_init(&w, out, out_len);
     jw_object_begin(&w);
@@ -182,16 +209,40 @@ bool control_format_hello(const control_hello_t *h, char *out, size_t out_len)
     jw_string(&w, h->board);
     jw_key(&w, "sensor");
     jw_string(&w, h->sensor);
+    jw_key(&w, "firmware");
+    jw_string(&w, h->firmware);
     jw_key(&w, "width");
-    jw_int(&w, h->width);
+    jw_int(&w, fi->width);
     jw_key(&w, "height");
-    jw_int(&w, h->height);
+    jw_int(&w, fi->height);
     jw_key(&w, "fps");
     jw_int(&w, h->fps);
     jw_key(&w, "quality");
     jw_int(&w, h->quality);
-    jw_key(&w, "firmware");
-    jw_string(&w, h->firmware);
+    jw_key(&w, "framesize");
+    jw_string(&w, fi->name);
+    jw_key(&w, "vflip");
+    jw_bool(&w, h->vflip);
+    jw_key(&w, "hmirror");
+    jw_bool(&w, h->hmirror);
+
+    /* what a config message may ask for: the same limits control_handle applies */
+    jw_key(&w, "choices");
+    jw_object_begin(&w);
+    jw_key(&w, "framesize");
+    jw_array_begin(&w);
+    for (int fs = 0; fs < FS_COUNT; fs++) {
+        if (framesize_supported(h->sensor_kind, fs)) {
+            jw_string(&w, framesize_name(fs));
+        }
+    }
+    jw_array_end(&w);
+    min_max(&w, "quality", SETTINGS_QUALITY_MIN, SETTINGS_QUALITY_MAX);
+    min_max(&w, "fps", SETTINGS_FPS_MIN, SETTINGS_FPS_MAX);
+    both_booleans(&w, "vflip");
+    both_booleans(&w, "hmirror");
+    jw_object_end(&w);
+
     jw_object_end(&w);
     return jw_ok(&w);
 }

@@ -7,9 +7,15 @@
  *   {"type":"config_ack","applied":{"quality":80},"rejected":{"fps":"must be an integer 1-30"}}
  * Other types are ignored (and logged by the caller).
  *
- * To the server, right after connecting (optional):
- *   {"type":"hello","camera_id":"cam1","board":"AtomS3R-M12","sensor":"OV3660",
- *    "width":640,"height":480,"fps":15,"quality":80,"firmware":"1.0.0"}
+ * To the server, right after connecting, after every config_ack whose "applied" is not empty, and
+ * whenever the settings change otherwise (console, frame size fallback); optional
+ * (CONFIG_CAMSTREAM_SEND_HELLO): the current settings and the choices the camera accepts.
+ *   {"type":"hello","camera_id":"desk","board":"AtomS3R-M12","sensor":"OV3660","firmware":"1.1.0",
+ *    "width":640,"height":480,"fps":15,"quality":80,"framesize":"VGA","vflip":false,"hmirror":false,
+ *    "choices":{"framesize":["96X96","QQVGA",...,"QXGA"],"quality":{"min":1,"max":100},
+ *               "fps":{"min":1,"max":30},"vflip":[false,true],"hmirror":[false,true]}}
+ * choices.framesize lists the sizes this sensor supports, smallest index first (GC0308: up to VGA).
+ * The server relies on these key names.
  */
 #ifndef CONTROL_H
 #define CONTROL_H
@@ -58,13 +64,19 @@ typedef struct {
     const char *camera_id;
     const char *board;
     const char *sensor;
-    unsigned width;
-    unsigned height;
+    const char *firmware;
+    board_sensor_t sensor_kind;   /* decides the frame sizes offered */
+    int framesize;                /* FS_* in use: gives width, height and "framesize" */
     int fps;
     int quality;
-    const char *firmware;
+    bool vflip;
+    bool hmirror;
 } control_hello_t;
 
+/* The longest hello: every frame size, 64-character camera id (ids need no escaping). */
+#define CONTROL_HELLO_MAX 768
+
+/* False when it does not fit or framesize is not a valid FS_* index. */
 bool control_format_hello(const control_hello_t *h, char *out, size_t out_len);
 
 #endif /* CONTROL_H */

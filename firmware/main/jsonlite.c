@@ -496,7 +496,7 @@ void jw_init(json_writer_t *w, char *buf, size_t cap)
     }
 }
 
-/* Comma handling for a value that is not preceded by a key (top level only here). */
+/* Comma handling for a value that is not preceded by a key (top level and in arrays). */
 static void value_prefix(json_writer_t *w)
 {
     if (w->after_key) {
@@ -509,26 +509,47 @@ static void value_prefix(json_writer_t *w)
     w->need_comma[w->depth] = true;
 }
 
-void jw_object_begin(json_writer_t *w)
+static void container_begin(json_writer_t *w, bool array)
 {
     value_prefix(w);
     if (w->depth >= JSON_MAX_DEPTH) {
         w->overflow = true;
         return;
     }
-    w_raw(w, "{", 1);
+    w_raw(w, array ? "[" : "{", 1);
     w->depth++;
     w->need_comma[w->depth] = false;
+    w->is_array[w->depth] = array;
 }
 
-void jw_object_end(json_writer_t *w)
+static void container_end(json_writer_t *w, bool array)
 {
-    if (w->depth <= 0) {
+    if (w->depth <= 0 || w->is_array[w->depth] != array) {
         w->overflow = true;
         return;
     }
     w->depth--;
-    w_raw(w, "}", 1);
+    w_raw(w, array ? "]" : "}", 1);
+}
+
+void jw_object_begin(json_writer_t *w)
+{
+    container_begin(w, false);
+}
+
+void jw_object_end(json_writer_t *w)
+{
+    container_end(w, false);
+}
+
+void jw_array_begin(json_writer_t *w)
+{
+    container_begin(w, true);
+}
+
+void jw_array_end(json_writer_t *w)
+{
+    container_end(w, true);
 }
 
 static void escaped(json_writer_t *w, const char *s)

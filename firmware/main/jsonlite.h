@@ -61,12 +61,15 @@ typedef struct {
     bool overflow;
     int depth;
     bool need_comma[JSON_MAX_DEPTH + 1];
+    bool is_array[JSON_MAX_DEPTH + 1];
     bool after_key;
 } json_writer_t;
 
 void jw_init(json_writer_t *w, char *buf, size_t cap);
 void jw_object_begin(json_writer_t *w);   /* as a value (after jw_key) or at top level */
 void jw_object_end(json_writer_t *w);
+void jw_array_begin(json_writer_t *w);    /* likewise; values follow without keys */
+void jw_array_end(json_writer_t *w);      /* closing the wrong kind of container is an error */
 void jw_key(json_writer_t *w, const char *key);
 void jw_string(json_writer_t *w, const char *s);
 void jw_int(json_writer_t *w, long long v);

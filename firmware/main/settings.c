@@ -10,7 +10,7 @@ static const setting_info_t s_info[SETTING_COUNT] = {
     [SETTING_PASSWORD] = {"password", "wifi_pass", true, false,
                           "empty (open network), 8-63 printable ASCII characters, or 64 hex digits"},
     [SETTING_SERVER] = {"server", "server_url", false, false,
-                        "ws://HOST[:PORT][/CAMERA_ID], e.g. ws://192.168.1.20:8765"},
+                        "ws://HOST[:PORT][/CAMERA_ID] or wss://... (TLS), e.g. ws://192.168.1.20:8765"},
     [SETTING_CAMERA_ID] = {"camera_id", "camera_id", false, false,
                            "1-64 characters from A-Z a-z 0-9 _ -, or empty for automatic"},
     [SETTING_TOKEN] = {"token", "token", true, false,

@@ -8,6 +8,7 @@
 
 static const char *TAG = "storage";
 static const char *NVS_NAMESPACE = "camstream";
+static const char *NVS_KEY_CACERT = "cacert";
 
 esp_err_t storage_init(void)
 {
@@ -92,6 +93,69 @@ esp_err_t storage_save(const settings_t *s, unsigned mask)
         return err;
     }
     return first_err;
+}
+
+esp_err_t storage_load_cacert(char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (cap == 0) {
+        return ESP_ERR_INVALID_ARG;
+    }
+    buf[0] = '\0';
+    nvs_handle_t h;
+    esp_err_t err = nvs_open(NVS_NAMESPACE, NVS_READONLY, &h);
+    if (err == ESP_ERR_NVS_NOT_FOUND) {
+        return ESP_OK; /* nothing stored yet */
+    }
+    if (err != ESP_OK) {
+        return err;
+    }
+    size_t size = 0;
+    err = nvs_get_blob(h, NVS_KEY_CACERT, NULL, &size);
+    if (err == ESP_ERR_NVS_NOT_FOUND) {
+        nvs_close(h);
+        return ESP_OK;
+    }
+    if (err == ESP_OK && size > cap - 1) {
+        err = ESP_ERR_INVALID_SIZE;
+    }
+    if (err == ESP_OK) {
+        err = nvs_get_blob(h, NVS_KEY_CACERT, buf, &size);
+    }
+    nvs_close(h);
+    if (err != ESP_OK) {
+        buf[0] = '\0';
+        return err;
+    }
+    buf[size] = '\0';
+    *len = size;
+    return ESP_OK;
+}
+
+esp_err_t storage_save_cacert(const char *pem, size_t len)
+{
+    nvs_handle_t h;
+    esp_err_t err = nvs_open(NVS_NAMESPACE, NVS_READWRITE, &h);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "nvs_open: %s", esp_err_to_name(err));
+        return err;
+    }
+    if (len > 0) {
+        err = nvs_set_blob(h, NVS_KEY_CACERT, pem, len);
+    } else {
+        err = nvs_erase_key(h, NVS_KEY_CACERT);
+        if (err == ESP_ERR_NVS_NOT_FOUND) {
+            err = ESP_OK;
+        }
+    }
+    if (err == ESP_OK) {
+        err = nvs_commit(h);
+    }
+    nvs_close(h);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "storing the CA certificate: %s", esp_err_to_name(err));
+    }
+    return err;
 }
 
 esp_err_t storage_erase(void)

@@ -10,23 +10,43 @@
 #include "board.h"
 #include "camera.h"
 #include "control.h"
+#include "esp_crt_bundle.h"
 #include "esp_log.h"
 #include "esp_random.h"
 #include "esp_system.h"
 #include "esp_timer.h"
+#include "esp_tls_errors.h"
 #include "esp_websocket_client.h"
 #include "framesize.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
 #include "freertos/task.h"
+#include "mbedtls/x509.h"
 #include "pacing.h"
+#include "pem.h"
 #include "sdkconfig.h"
+#include "storage.h"
+#include "trust.h"
+#include "url.h"
 #include "version.h"
 #include "wifi.h"
+
+/* trust.c explains certificate failures from these mbedTLS flags without including mbedTLS. */
+_Static_assert(TRUST_BADCERT_EXPIRED == MBEDTLS_X509_BADCERT_EXPIRED, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_CN_MISMATCH == MBEDTLS_X509_BADCERT_CN_MISMATCH, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_NOT_TRUSTED == MBEDTLS_X509_BADCERT_NOT_TRUSTED, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_FUTURE == MBEDTLS_X509_BADCERT_FUTURE, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_KEY_USAGE == MBEDTLS_X509_BADCERT_KEY_USAGE, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_EXT_KEY_USAGE == MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_BAD_MD == MBEDTLS_X509_BADCERT_BAD_MD, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_BAD_PK == MBEDTLS_X509_BADCERT_BAD_PK, "mbedTLS flag");
+_Static_assert(TRUST_BADCERT_BAD_KEY == MBEDTLS_X509_BADCERT_BAD_KEY, "mbedTLS flag");
 
 static const char *TAG = "stream";
 
 #define WS_BUFFER_SIZE (16 * 1024)       /* fewer frames and copies per JPEG */
+#define WS_TASK_STACK 6144
+#define WS_TASK_STACK_TLS 8192           /* the TLS handshake runs in the websocket task */
 #define WS_RECONNECT_BASE_MS 1000
 #define WS_RECONNECT_MAX_MS 30000
 #define IDLE_POLL_MS 100
@@ -54,6 +74,17 @@ static volatile bool s_hello_pending;
 static volatile bool s_link_proven;      /* a frame went through since the last connect */
 static volatile bool s_backoff_reset_req; /* from the streaming task to the websocket task */
 static backoff_t s_ws_backoff;           /* used in the websocket task only */
+
+/*
+ * The CA set of a wss:// connection. esp_websocket_client keeps the pointer (it does not copy
+ * cert_pem), so it lives here and only changes while no client exists (ws_create).
+ */
+static char s_ca_pem[PEM_MAX_LEN + 1];
+static trust_mode_t s_trust;             /* of the client that exists; read by its event handler */
+static char s_host[URL_HOST_MAX + 1];    /* for messages about the server's certificate */
+
+/* The hello last sent on this connection: a new one goes out when the settings differ. */
+static char s_hello_sent[CONTROL_HELLO_MAX];
 
 /* receive buffer for one text message (websocket task only) */
 static char s_rx[CONTROL_MSG_MAX + 1];
@@ -153,7 +184,17 @@ static void on_ws_event(void *arg, esp_event_base_t base, int32_t id, void *even
         int http = (!was && d) ? d->error_handle.esp_ws_handshake_status_code : 0;
         STATUS_UPDATE(s_status.connected = false; if (was) s_status.disconnects++;
                       if (http >= 300) s_status.last_http_status = http);
-        if (http == 401 || http == 403) {
+        bool tls_failed = !was && d && s_trust != TRUST_PLAIN &&
+                          d->error_handle.error_type == WEBSOCKET_ERROR_TYPE_TCP_TRANSPORT &&
+                          (d->error_handle.esp_tls_cert_verify_flags != 0 ||
+                           d->error_handle.esp_tls_last_esp_err == ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED);
+        if (tls_failed) {
+            char why[sizeof(s_status.last_error)];
+            trust_explain_failure(s_trust, (uint32_t)d->error_handle.esp_tls_cert_verify_flags, s_host, why,
+                                  sizeof(why));
+            set_last_error(why);
+            ESP_LOGW(TAG, "%s", why);
+        } else if (http == 401 || http == 403) {
             set_last_error("server refused the token (HTTP 401/403): check 'token'");
         } else if (http == 404) {
             set_last_error("server refused the path (HTTP 404): check 'server' and 'camera'");
@@ -199,6 +240,44 @@ static void ws_destroy(void)
     STATUS_UPDATE(s_status.connected = false);
 }
 
+/*
+ * Chooses what a wss:// connection trusts and sets cfg for it: the stored CA set (console
+ * `cacert`), else the ESP-IDF certificate bundle of public CAs. False (and a last_error saying
+ * why) when it cannot be set up; the client is then not started.
+ */
+static bool setup_tls(esp_websocket_client_config_t *cfg, int *ca_certs)
+{
+    size_t len = 0;
+    esp_err_t err = storage_load_cacert(s_ca_pem, sizeof(s_ca_pem), &len);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "reading the stored CA certificate: %s", esp_err_to_name(err));
+        set_last_error("cannot read the stored CA certificate: set it again with 'cacert set'");
+        return false;
+    }
+    if (len > 0) {
+        pem_info_t info;
+        char why[PEM_ERR_MAX + 1];
+        if (!pem_validate(s_ca_pem, len, &info, why, sizeof(why))) {
+            ESP_LOGE(TAG, "the stored CA certificate is invalid: %s", why);
+            set_last_error("the stored CA certificate is invalid: 'cacert set' or 'cacert clear'");
+            return false;
+        }
+        cfg->cert_pem = s_ca_pem; /* NUL-terminated PEM: cert_len stays 0 */
+        s_trust = TRUST_CUSTOM;
+        *ca_certs = info.certs;
+        return true;
+    }
+#if CONFIG_MBEDTLS_CERTIFICATE_BUNDLE
+    cfg->crt_bundle_attach = esp_crt_bundle_attach;
+    s_trust = TRUST_BUNDLE;
+    return true;
+#else
+    ESP_LOGE(TAG, "wss:// without 'cacert' needs CONFIG_MBEDTLS_CERTIFICATE_BUNDLE");
+    set_last_error("no CA to trust: set one with 'cacert set' (this build has no certificate bundle)");
+    return false;
+#endif
+}
+
 static void ws_create(const settings_t *s)
 {
     char camera_id[CAMERA_ID_MAX_LEN + 1];
@@ -216,7 +295,13 @@ static void ws_create(const settings_t *s)
         set_last_error("invalid server URL / camera id");
         return;
     }
-    STATUS_UPDATE(s_status.configured = true; copy_str(s_status.url, sizeof(s_status.url), url));
+    url_parts_t parts;
+    bool tls = url_parse(s->server, &parts, NULL, 0) && parts.tls;
+    copy_str(s_host, sizeof(s_host), parts.host);
+    s_trust = TRUST_PLAIN;
+    int ca_certs = 0;
+    STATUS_UPDATE(s_status.configured = true; copy_str(s_status.url, sizeof(s_status.url), url);
+                  s_status.trust = TRUST_PLAIN; s_status.ca_certs = 0);
 
     esp_websocket_client_config_t cfg = {
         .uri = url,
@@ -224,7 +309,8 @@ static void ws_create(const settings_t *s)
         .reconnect_timeout_ms = WS_RECONNECT_BASE_MS,
         .network_timeout_ms = 10000,
         .enable_close_reconnect = true,    /* reconnect after a server restart's clean close */
-        .task_stack = 6144,
+        .transport = tls ? WEBSOCKET_TRANSPORT_OVER_SSL : WEBSOCKET_TRANSPORT_OVER_TCP,
+        .task_stack = tls ? WS_TASK_STACK_TLS : WS_TASK_STACK,
         .task_prio = 5,
         .ping_interval_sec = 10,
         .pingpong_timeout_sec = 30,
@@ -234,6 +320,10 @@ static void ws_create(const settings_t *s)
         .keep_alive_count = 3,
         .user_agent = "atoms3r-camstream/" FIRMWARE_VERSION,
     };
+    if (tls && !setup_tls(&cfg, &ca_certs)) {
+        return;
+    }
+    STATUS_UPDATE(s_status.trust = s_trust; s_status.ca_certs = ca_certs);
     if (s->token[0]) {
         /* the token's characters are validated (printable, no spaces/CR/LF) by settings.c */
         snprintf(headers, sizeof(headers), "Authorization: Bearer %s\r\n", s->token);
@@ -256,7 +346,8 @@ static void ws_create(const settings_t *s)
         s_client = NULL;
         return;
     }
-    ESP_LOGI(TAG, "streaming to %s%s", url, s->token[0] ? " (with token)" : "");
+    ESP_LOGI(TAG, "streaming to %s%s; TLS trust: %s", url, s->token[0] ? " (with token)" : "",
+             trust_mode_name(s_trust));
 }
 
 /* ------------------------------------------------------------------ messages to the server */
@@ -266,37 +357,56 @@ static TickType_t send_timeout_ticks(void)
     return pdMS_TO_TICKS(CONFIG_CAMSTREAM_SEND_TIMEOUT_MS);
 }
 
-static void send_text(const char *text)
+static bool send_text(const char *text)
 {
     if (s_client == NULL || !s_connected) {
-        return;
+        return false;
     }
     int len = (int)strlen(text);
     if (esp_websocket_client_send_text(s_client, text, len, send_timeout_ticks()) != len) {
         ESP_LOGW(TAG, "sending a text message failed");
+        return false;
     }
+    return true;
 }
 
-static void send_hello(const settings_t *s)
+/*
+ * Sends the hello when the connection is new (s_hello_pending) or when what it would say
+ * differs from what this connection was last told: after a config message, a console command,
+ * or the camera falling back to another frame size. So the server always knows the current
+ * settings without a second message type.
+ */
+static void update_hello(const settings_t *s)
 {
+    static char text[CONTROL_HELLO_MAX]; /* stream task only */
     cam_info_t cam;
     camera_get_info(&cam);
-    const framesize_info_t *fi = framesize_info(cam.framesize);
     char camera_id[CAMERA_ID_MAX_LEN + 1];
     app_settings_camera_id(s, camera_id, sizeof(camera_id));
     control_hello_t h = {
         .camera_id = camera_id,
         .board = board_name(cam.sensor),
         .sensor = board_sensor_name(cam.sensor),
-        .width = fi ? fi->width : 0,
-        .height = fi ? fi->height : 0,
+        .firmware = FIRMWARE_VERSION,
+        .sensor_kind = cam.sensor,
+        .framesize = cam.framesize, /* in use, which is what the frames show */
         .fps = s->fps,
         .quality = s->quality,
-        .firmware = FIRMWARE_VERSION,
+        .vflip = s->vflip,
+        .hmirror = s->hmirror,
     };
-    char text[384];
-    if (control_format_hello(&h, text, sizeof(text))) {
-        send_text(text);
+    if (!control_format_hello(&h, text, sizeof(text))) {
+        ESP_LOGE(TAG, "hello does not fit in %d bytes", CONTROL_HELLO_MAX);
+        return;
+    }
+    if (!s_hello_pending && strcmp(text, s_hello_sent) == 0) {
+        return;
+    }
+    s_hello_pending = false;
+    if (send_text(text)) {
+        memcpy(s_hello_sent, text, sizeof(s_hello_sent));
+    } else {
+        s_hello_sent[0] = '\0'; /* try again before the next frame */
     }
 }
 
@@ -311,9 +421,6 @@ static bool apply_camera_settings(settings_t *cur, int prev_framesize, pacing_t 
     app_settings_get(cur);
     pacing_set_fps(pace, cur->fps);
     STATUS_UPDATE(s_status.target_fps = (uint32_t)cur->fps);
-    if (s_connected && SEND_HELLO && cur->framesize != prev_framesize) {
-        s_hello_pending = true; /* tell the server the new size */
-    }
     cam_info_t cam;
     camera_get_info(&cam);
     if (!cam.ready) {
@@ -370,6 +477,9 @@ static void handle_control(control_msg_t *msg, settings_t *cur, pacing_t *pace)
     } else {
         send_text("{\"type\":\"config_ack\",\"applied\":{},\"rejected\":{\"message\":\"reply too long\"}}");
     }
+    if (res.applied) {
+        s_hello_pending = true; /* an ack that applied something is always followed by a hello */
+    }
 }
 
 /* ------------------------------------------------------------------ the task */
@@ -424,7 +534,8 @@ static void stream_task(void *arg)
         }
 
         /* settings changed on the console */
-        unsigned dirty = app_settings_take_dirty(SETTINGS_SERVER_BITS | SETTINGS_WIFI_BITS);
+        unsigned dirty =
+            app_settings_take_dirty(SETTINGS_SERVER_BITS | SETTINGS_WIFI_BITS | APP_SETTINGS_CACERT_BIT);
         if (dirty) {
             app_settings_get(&cur);
             last_ok_us = now; /* give a new configuration time before the stall check */
@@ -435,7 +546,7 @@ static void stream_task(void *arg)
             apply_camera_settings(&cur, prev_framesize, &pace);
         }
         if (dirty) {
-            if ((dirty & SETTINGS_SERVER_BITS) && ws_wanted) {
+            if ((dirty & (SETTINGS_SERVER_BITS | APP_SETTINGS_CACERT_BIT)) && ws_wanted) {
                 ws_create(&cur);
             }
         }
@@ -498,11 +609,8 @@ static void stream_task(void *arg)
         if (!can_stream) {
             continue;
         }
-        if (s_hello_pending) {
-            s_hello_pending = false;
-            if (SEND_HELLO) {
-                send_hello(&cur);
-            }
+        if (SEND_HELLO) {
+            update_hello(&cur); /* after a config_ack, before the next frame */
         }
 
         now = esp_timer_get_time();

@@ -121,13 +121,16 @@ bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len)
     if (prefix_nocase(url, "ws://")) {
         p = url + 5;
     } else if (prefix_nocase(url, "wss://")) {
-        set_err(err, err_len, "wss:// (TLS) is not supported; use ws://, e.g. ws://192.168.1.20:8765");
-        return false;
-    } else if (prefix_nocase(url, "http://") || prefix_nocase(url, "https://")) {
+        p = url + 6;
+        out->tls = true;
+    } else if (prefix_nocase(url, "http://")) {
         set_err(err, err_len, "use ws://, not http://, e.g. ws://192.168.1.20:8765");
         return false;
+    } else if (prefix_nocase(url, "https://")) {
+        set_err(err, err_len, "use wss://, not https://, e.g. wss://cams.example.com:8765");
+        return false;
     } else {
-        set_err(err, err_len, "URL must start with ws://, e.g. ws://192.168.1.20:8765");
+        set_err(err, err_len, "URL must start with ws:// or wss://, e.g. ws://192.168.1.20:8765");
         return false;
     }
     if (strpbrk(p, "?#")) {
@@ -201,7 +204,7 @@ bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len)
         out->port = (unsigned)v;
         out->port_given = true;
     } else {
-        out->port = 80;
+        out->port = out->tls ? 443 : 80;
     }
     /* path: "/seg/seg" with an optional trailing slash; no empty or dot segments */
     const char *path = p + auth_len;
@@ -251,7 +254,7 @@ static bool format_base(const url_parts_t *u, const char *path, char *out, size_
     if (u->port_given) {
         snprintf(port, sizeof(port), ":%u", u->port);
     }
-    int n = snprintf(out, out_len, "ws://%s%s%s", u->host, port, path);
+    int n = snprintf(out, out_len, "%s://%s%s%s", u->tls ? "wss" : "ws", u->host, port, path);
     if (n < 0 || (size_t)n >= out_len) {
         set_err(err, err_len, "URL too long");
         if (out && out_len) {
@@ -327,4 +330,10 @@ void url_default_camera_id(const uint8_t mac[6], char *out, size_t out_len)
         return;
     }
     snprintf(out, out_len, "atoms3r-%02x%02x%02x", mac[3], mac[4], mac[5]);
+}
+
+bool url_is_tls(const char *url)
+{
+    url_parts_t u;
+    return url_parse(url, &u, NULL, 0) && u.tls;
 }

@@ -2,8 +2,8 @@
  * Server URL and camera id rules. Portable: no ESP-IDF includes.
  *
  * The stream URL is  <server>/<camera_id>,  e.g. ws://192.168.1.20:8765/kitchen.
- *   server:    ws://HOST[:PORT][/PREFIX...], no user info, query or fragment. wss:// is refused:
- *              TLS would need a certificate bundle this firmware does not set up.
+ *   server:    ws://HOST[:PORT][/PREFIX...] or wss://... (TLS), no user info, query or fragment.
+ *              Without a port, ws:// means 80 and wss:// 443 (what esp_websocket_client uses).
  *   camera id: 1-64 characters from A-Z a-z 0-9 _ -
  * When the user TYPES a server URL with a path, its last segment is the camera id
  * (url_split_server), so "ws://host:8765/kitchen" means server ws://host:8765, camera kitchen.
@@ -23,12 +23,13 @@
 
 typedef struct {
     char host[URL_HOST_MAX + 1];      /* as written; IPv6 keeps its brackets */
-    unsigned port;                    /* 80 when not given */
+    bool tls;                         /* wss:// */
+    unsigned port;                    /* 80 (ws) or 443 (wss) when not given */
     bool port_given;
     char path[URL_MAX_LEN + 1];       /* "" or "/a/b" (no trailing slash) */
 } url_parts_t;
 
-/* Parses and validates a ws:// URL. */
+/* Parses and validates a ws:// or wss:// URL. */
 bool url_parse(const char *url, url_parts_t *out, char *err, size_t err_len);
 
 /* 1-64 characters from [A-Za-z0-9_-]. */
@@ -40,7 +41,7 @@ bool url_normalize(const char *input, char *out, size_t out_len, char *err, size
 
 /*
  * Splits user input into the server base URL and, if the path has segments, the camera id
- * (the last segment). base gets e.g. "ws://host:8765" or "ws://host/prefix"; camera_id gets ""
+ * (the last segment). base gets e.g. "ws://host:8765" or "wss://host/prefix"; camera_id gets ""
  * when the input has no path. Returns false (with a reason) for invalid input.
  */
 bool url_split_server(const char *input, char *base, size_t base_len, char *camera_id, size_t id_len,
@@ -51,5 +52,8 @@ bool url_build_stream(const char *base, const char *camera_id, char *out, size_t
 
 /* "atoms3r-" + last three MAC bytes in hex, e.g. "atoms3r-1a2b3c": unique per device. */
 void url_default_camera_id(const uint8_t mac[6], char *out, size_t out_len);
+
+/* True when url is a valid wss:// URL (the connection needs TLS and a trusted certificate). */
+bool url_is_tls(const char *url);
 
 #endif /* URL_H */

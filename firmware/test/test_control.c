@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -141,13 +142,93 @@ int main(void)
     char small[20];
     CHECK(!control_format_ack(&res, &s, small, sizeof(small)));
 
-    /* hello */
-    control_hello_t h = {"cam1", "AtomS3R-M12", "OV3660", 640, 480, 15, 80, "1.0.0"};
-    char hello[512];
+    /* hello: current settings and the choices, in the order the server documents */
+    control_hello_t h = {
+        .camera_id = "desk", .board = "AtomS3R-M12", .sensor = "OV3660", .firmware = "1.1.0",
+        .sensor_kind = BOARD_SENSOR_OV3660, .framesize = FS_VGA, .fps = 15, .quality = 80,
+        .vflip = false, .hmirror = true,
+    };
+    char hello[CONTROL_HELLO_MAX];
     CHECK(control_format_hello(&h, hello, sizeof(hello)));
-    CHECK_STR(hello, "{\"type\":\"hello\",\"camera_id\":\"cam1\",\"board\":\"AtomS3R-M12\",\"sensor\":\"OV3660\","
-                     "\"width\":640,\"height\":480,\"fps\":15,\"quality\":80,\"firmware\":\"1.0.0\"}");
+    CHECK_STR(hello,
+              "{\"type\":\"hello\",\"camera_id\":\"desk\",\"board\":\"AtomS3R-M12\",\"sensor\":\"OV3660\","
+              "\"firmware\":\"1.1.0\",\"width\":640,\"height\":480,\"fps\":15,\"quality\":80,"
+              "\"framesize\":\"VGA\",\"vflip\":false,\"hmirror\":true,"
+              "\"choices\":{\"framesize\":[\"96X96\",\"QQVGA\",\"128X128\",\"QCIF\",\"HQVGA\",\"240X240\","
+              "\"QVGA\",\"320X320\",\"CIF\",\"HVGA\",\"VGA\",\"SVGA\",\"XGA\",\"HD\",\"SXGA\",\"UXGA\",\"FHD\","
+              "\"P_HD\",\"P_3MP\",\"QXGA\"],"
+              "\"quality\":{\"min\":1,\"max\":100},\"fps\":{\"min\":1,\"max\":30},"
+              "\"vflip\":[false,true],\"hmirror\":[false,true]}}");
     CHECK(json_parse_object(hello, strlen(hello), &parsed, NULL, 0));
-    CHECK(!control_format_hello(&h, hello, 30));
+    CHECK_STR(json_find(&parsed, "framesize")->str, "VGA");
+    CHECK_INT(json_find(&parsed, "width")->integer, 640);
+    CHECK_INT(json_find(&parsed, "hmirror")->type, JSON_TRUE);
+    CHECK_INT(json_find(&parsed, "choices")->type, JSON_OBJECT);
+
+    /* the GC0308 offers up to VGA only; width and height follow the size in use */
+    h.sensor_kind = BOARD_SENSOR_GC0308;
+    h.framesize = FS_QVGA;
+    CHECK(control_format_hello(&h, hello, sizeof(hello)));
+    CHECK_CONTAINS(hello, "\"width\":320,\"height\":240,");
+    CHECK_CONTAINS(hello, "\"framesize\":\"QVGA\"");
+    CHECK_CONTAINS(hello, "\"choices\":{\"framesize\":[\"96X96\",\"QQVGA\",\"128X128\",\"QCIF\",\"HQVGA\","
+                          "\"240X240\",\"QVGA\",\"320X320\",\"CIF\",\"HVGA\",\"VGA\"],");
+
+    /* every size the hello offers is accepted by a config message, the next one is refused,
+     * and so are the quality and fps limits it announces */
+    for (board_sensor_t kind = BOARD_SENSOR_UNKNOWN; kind <= BOARD_SENSOR_OV3660; kind++) {
+        h.sensor_kind = kind;
+        CHECK(control_format_hello(&h, hello, sizeof(hello)));
+        for (int fs = 0; fs < FS_COUNT; fs++) {
+            char quoted[24], msg[96];
+            snprintf(quoted, sizeof(quoted), "\"%s\"", framesize_name(fs));
+            const char *list = strstr(hello, "\"choices\":{\"framesize\":[");
+            const char *list_end = list ? strchr(list, ']') : NULL;
+            const char *at = list ? strstr(list, quoted) : NULL;
+            bool offered = at && at < list_end;
+            snprintf(msg, sizeof(msg), "{\"type\":\"config\",\"framesize\":\"%s\"}", framesize_name(fs));
+            settings_defaults(&s);
+            handle(msg, kind, &s);
+            CHECK_INT(res.applied == SETTING_BIT(SETTING_FRAMESIZE), offered);
+        }
+    }
+    struct { const char *key; int value; bool ok; } limits[] = {
+        {"quality", SETTINGS_QUALITY_MIN, true}, {"quality", SETTINGS_QUALITY_MAX, true},
+        {"quality", SETTINGS_QUALITY_MIN - 1, false}, {"quality", SETTINGS_QUALITY_MAX + 1, false},
+        {"fps", SETTINGS_FPS_MIN, true}, {"fps", SETTINGS_FPS_MAX, true},
+        {"fps", SETTINGS_FPS_MIN - 1, false}, {"fps", SETTINGS_FPS_MAX + 1, false},
+    };
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "{\"type\":\"config\",\"%s\":%d}", limits[i].key, limits[i].value);
+        settings_defaults(&s);
+        handle(msg, BOARD_SENSOR_OV3660, &s);
+        CHECK_INT(res.applied != 0, limits[i].ok);
+    }
+    CHECK(control_format_hello(&h, hello, sizeof(hello)));
+    CHECK_CONTAINS(hello, "\"quality\":{\"min\":1,\"max\":100}");
+    CHECK_CONTAINS(hello, "\"fps\":{\"min\":1,\"max\":30}");
+
+    /* the longest hello (every size, a 64-character id, largest numbers) fits the firmware's buffer */
+    char id64[65];
+    memset(id64, 'x', 64);
+    id64[64] = '\0';
+    control_hello_t worst = {
+        .camera_id = id64, .board = "AtomS3R-CAM", .sensor = "unknown", .firmware = "99.99.99",
+        .sensor_kind = BOARD_SENSOR_UNKNOWN, .framesize = FS_QXGA, .fps = SETTINGS_FPS_MAX,
+        .quality = SETTINGS_QUALITY_MAX, .vflip = true, .hmirror = true,
+    };
+    CHECK(control_format_hello(&worst, hello, sizeof(hello)));
+    CHECK(strlen(hello) < CONTROL_HELLO_MAX - 64);   /* with room to spare */
+    CHECK(json_parse_object(hello, strlen(hello), &parsed, NULL, 0));
+    CHECK_STR(json_find(&parsed, "camera_id")->str, id64);
+    /* too small a buffer, or a size out of range, is refused */
+    CHECK(!control_format_hello(&worst, hello, 300));
+    CHECK(strlen(hello) < 300);
+    worst.framesize = FS_COUNT;
+    CHECK(!control_format_hello(&worst, hello, sizeof(hello)));
+    CHECK_STR(hello, "");
+    worst.framesize = -1;
+    CHECK(!control_format_hello(&worst, hello, sizeof(hello)));
     return check_report("test_control");
 }

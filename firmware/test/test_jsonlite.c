@@ -164,6 +164,50 @@ int main(void)
     CHECK(parses(buf));
     CHECK_STR(json_find(&obj, "type")->str, "x\"y\\z\n\x01");
 
+    /* arrays: values without keys, nested in objects and arrays */
+    jw_init(&w, buf, sizeof(buf));
+    jw_object_begin(&w);
+    jw_key(&w, "a");
+    jw_array_begin(&w);
+    jw_string(&w, "QVGA");
+    jw_string(&w, "VGA");
+    jw_array_end(&w);
+    jw_key(&w, "b");
+    jw_array_begin(&w);
+    jw_bool(&w, false);
+    jw_bool(&w, true);
+    jw_array_begin(&w);
+    jw_array_end(&w);
+    jw_object_begin(&w);
+    jw_key(&w, "min");
+    jw_int(&w, 1);
+    jw_object_end(&w);
+    jw_array_end(&w);
+    jw_key(&w, "e");
+    jw_array_begin(&w);
+    jw_array_end(&w);
+    jw_object_end(&w);
+    CHECK(jw_ok(&w));
+    CHECK_STR(buf, "{\"a\":[\"QVGA\",\"VGA\"],\"b\":[false,true,[],{\"min\":1}],\"e\":[]}");
+    CHECK(parses(buf));
+    CHECK_INT(json_find(&obj, "a")->type, JSON_ARRAY);
+    CHECK_INT(json_find(&obj, "e")->type, JSON_ARRAY);
+    /* closing the wrong kind is an error */
+    jw_init(&w, buf, sizeof(buf));
+    jw_object_begin(&w);
+    jw_key(&w, "a");
+    jw_array_begin(&w);
+    jw_object_end(&w);
+    jw_object_end(&w);
+    CHECK(!jw_ok(&w));
+    jw_init(&w, buf, sizeof(buf));
+    jw_array_begin(&w);
+    jw_object_end(&w);
+    CHECK(!jw_ok(&w));
+    jw_init(&w, buf, sizeof(buf));
+    jw_array_end(&w);
+    CHECK(!jw_ok(&w));
+
     /* overflow is reported, the buffer stays terminated */
     char small[8];
     jw_init(&w, small, sizeof(small));

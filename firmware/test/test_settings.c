@@ -102,8 +102,9 @@ int main(void)
     CHECK(set(SETTING_SERVER, "WS://proxy.lan/cams/"));
     CHECK_STR(s.server, "ws://proxy.lan/cams");
     CHECK_STR(s.camera_id, "");
-    CHECK(!set(SETTING_SERVER, "wss://10.0.0.2:8765"));
-    CHECK_CONTAINS(err, "not supported");
+    CHECK(set(SETTING_SERVER, "WSS://10.0.0.2:8765/"));   /* TLS */
+    CHECK_STR(s.server, "wss://10.0.0.2:8765");
+    CHECK(set(SETTING_SERVER, "WS://proxy.lan/cams/"));
     CHECK(!set(SETTING_SERVER, "http://10.0.0.2:8765"));
     CHECK_CONTAINS(err, "ws://");
     CHECK(!set(SETTING_SERVER, "ws://host:8765/cam?token=x"));
@@ -125,6 +126,10 @@ int main(void)
     CHECK(settings_set_server_input(&s, "ws://proxy/cams/garage", err, sizeof(err)));
     CHECK_STR(s.server, "ws://proxy/cams");
     CHECK_STR(s.camera_id, "garage");
+    CHECK(settings_set_server_input(&s, "wss://cams.example.com/porch", err, sizeof(err)));
+    CHECK_STR(s.server, "wss://cams.example.com");
+    CHECK_STR(s.camera_id, "porch");
+    CHECK(settings_set_server_input(&s, "ws://proxy/cams/garage", err, sizeof(err)));
     CHECK(!settings_set_server_input(&s, "ws://host/bad.id", err, sizeof(err)));
     CHECK_CONTAINS(err, "camera id");
     CHECK(!settings_set_server_input(&s, "ftp://host", err, sizeof(err)));

@@ -27,8 +27,25 @@ int main(void)
     CHECK(ok("ws://cams.example.com/stream/kitchen"));
     CHECK_INT(u.port, 80);
     CHECK_STR(u.path, "/stream/kitchen");
-    CHECK(!ok("wss://cams.example.com/stream/kitchen"));   /* no TLS support */
-    CHECK_CONTAINS(err, "not supported");
+    CHECK(!u.tls);
+
+    /* wss:// (TLS): 443 when no port is given, as esp_websocket_client does */
+    CHECK(ok("wss://cams.example.com/stream/kitchen"));
+    CHECK(u.tls);
+    CHECK_INT(u.port, 443);
+    CHECK(!u.port_given);
+    CHECK_STR(u.path, "/stream/kitchen");
+    CHECK(ok("WSS://192.168.1.20:8765"));
+    CHECK(u.tls);
+    CHECK_INT(u.port, 8765);
+    CHECK(url_is_tls("wss://h:8765"));
+    CHECK(!url_is_tls("ws://h:8765"));
+    CHECK(!url_is_tls("wss://bad host"));
+    CHECK(!url_is_tls(NULL));
+    CHECK(!ok("wss://"));
+    CHECK(!ok("wss:/host"));
+    CHECK(!ok("https://cams.example.com"));
+    CHECK_CONTAINS(err, "use wss://");
     CHECK(ok("ws://[fe80::1]:8765/cam_1"));
     CHECK_STR(u.host, "[fe80::1]");
     CHECK_INT(u.port, 8765);
@@ -123,6 +140,9 @@ int main(void)
     CHECK_STR(id, "garage");
     CHECK(url_split_server("ws://[::1]:9000", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
     CHECK_STR(base, "ws://[::1]:9000");
+    CHECK(url_split_server("wss://cams.example.com/kitchen", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
+    CHECK_STR(base, "wss://cams.example.com");
+    CHECK_STR(id, "kitchen");
     CHECK(!url_split_server("ws://host/cam.1", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
     CHECK_CONTAINS(err, "camera id");
     CHECK(!url_split_server("ftp://host", base, sizeof(base), id, sizeof(id), err, sizeof(err)));
@@ -132,7 +152,10 @@ int main(void)
     /* normalizing (the stored form keeps a path prefix) */
     CHECK(url_normalize("WS://Proxy.example:80/cams/", base, sizeof(base), err, sizeof(err)));
     CHECK_STR(base, "ws://Proxy.example:80/cams");
-    CHECK(!url_normalize("wss://h", base, sizeof(base), err, sizeof(err)));
+    CHECK(url_normalize("WSS://Proxy.example/cams/", base, sizeof(base), err, sizeof(err)));
+    CHECK_STR(base, "wss://Proxy.example/cams");
+    CHECK(url_normalize("wss://h:443", base, sizeof(base), err, sizeof(err)));
+    CHECK_STR(base, "wss://h:443");   /* a given port stays, even the default one */
     CHECK(url_normalize("ws://h", base, sizeof(base), err, sizeof(err)));
     CHECK_STR(base, "ws://h");
     CHECK(!url_normalize("ws://h?x", base, sizeof(base), err, sizeof(err)));
@@ -147,6 +170,8 @@ int main(void)
     CHECK_STR(out, "ws://h:1/cam1");
     CHECK(url_build_stream("ws://p/cams", "x", out, sizeof(out)));
     CHECK_STR(out, "ws://p/cams/x");
+    CHECK(url_build_stream("wss://p:8765", "x", out, sizeof(out)));
+    CHECK_STR(out, "wss://p:8765/x");
     CHECK(!url_build_stream("ws://h", "bad id", out, sizeof(out)));
     CHECK_STR(out, "");
     CHECK(!url_build_stream("ws://h", "", out, sizeof(out)));
