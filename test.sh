@@ -14,6 +14,8 @@ command -v ffprobe >/dev/null || missing+=(ffmpeg)
 [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 installed libavcodec59 || missing+=(libavcodec59)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+# The firmware host tests check real certificates made by openssl.
+command -v openssl >/dev/null || missing+=(openssl)
 # WebKitGTK: WebKitWebDriver (with MiniBrowser), a virtual display, and H.264 for GStreamer.
 [ -x /usr/bin/WebKitWebDriver ] || bare+=(webkit2gtk-driver)
 [ -x /usr/bin/Xvfb ] || bare+=(xvfb)

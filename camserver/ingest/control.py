@@ -7,7 +7,7 @@ The firmware (firmware/main/control.c) applies and saves what it accepts and ans
 from __future__ import annotations
 
 FRAME_SIZES = ("96X96", "QQVGA", "128X128", "QCIF", "HQVGA", "240X240", "QVGA", "320X320", "CIF",
-               "HVGA", "VGA", "SVGA", "XGA", "HD", "SXGA", "UXGA", "FHD", "QXGA")
+               "HVGA", "VGA", "SVGA", "XGA", "HD", "SXGA", "UXGA", "FHD", "P_HD", "P_3MP", "QXGA")
 
 
 class ControlError(ValueError):
