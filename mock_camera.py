@@ -103,6 +103,21 @@ class FrameRenderer:
                            fill=(255, 255, 255) if on else (0, 0, 0))
 
 
+class StillRenderer:
+    """``--still``: the same JPEG every frame (no moving parts, no changing overlay), a scene in
+    which a motion detector must see nothing."""
+
+    def __init__(self, renderer: FrameRenderer):
+        self._renderer = renderer
+        self._jpeg = renderer.render(0, 0.0, 0.0)
+
+    def __getattr__(self, name):
+        return getattr(self._renderer, name)
+
+    def render(self, n: int, elapsed: float, fps: float) -> bytes:
+        return self._jpeg
+
+
 def read_marker(pixel_at, height: int) -> int:
     """Read back a frame number drawn with ``mark=True``; ``pixel_at(x, y)`` gives luma 0-255."""
     y = height - MARK_BLOCK // 2
@@ -194,10 +209,14 @@ def main() -> None:
     p.add_argument("--jitter", type=float, default=0, metavar="MS",
                    help="send each frame late by a random delay (exponential, mean MS), in "
                         "order, like a camera on busy Wi-Fi")
+    p.add_argument("--still", action="store_true",
+                   help="send the same picture every frame (for motion detection tests)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     url = args.url.rstrip("/") + (f"/{args.camera_id}" if args.camera_id else "")
     renderer = FrameRenderer(args.width, args.height, args.quality, args.subsampling, args.mark)
+    if args.still:
+        renderer = StillRenderer(renderer)
     try:
         asyncio.run(stream(url, renderer, args.fps, args.duration, args.camera_id or "default",
                            args.jitter))

@@ -22,6 +22,8 @@ from .ingest.ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_
 from .registry import Registry
 from .ingest.stream import CameraStream
 from .outputs.viewer import ViewerEndpoint
+from .recording import settings as recording_settings
+from .recording.manager import RecordingManager
 from .web.server import make_app
 
 log = logging.getLogger("camserver")
@@ -53,14 +55,30 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     log.info("H.264 encoder: %s (bitrate %s, keyframe every %g s)", encoder.name,
              settings.bitrate, settings.gop)
 
-    make_stream = functools.partial(
+    new_stream = functools.partial(
         CameraStream, ffmpeg=ffmpeg, encoder=encoder, bitrate=settings.bitrate, gop=settings.gop,
         grace=settings.grace, viewer_buffer_bytes=settings.viewer_buffer_bytes)
+    # -- recording (issue 12): a recorder joins each stream as it is made --
+    try:
+        recording_config = recording_settings.load(
+            settings.recording_config, record_all=settings.record, record_dir=settings.record_dir)
+    except ValueError as exc:
+        raise StartupError(f"Recording settings: {exc}") from None
+    recordings = RecordingManager(recording_config)
+    await recordings.start()
+
+    def make_stream(camera_id: str) -> CameraStream:
+        stream = new_stream(camera_id)
+        recordings.attach(stream)
+        return stream
+    # -- end recording --
+
     registry = Registry(make_stream, settings.max_streams)
     cameras = CameraEndpoint(registry, settings.max_frame_bytes, settings.camera_token)
     viewers = ViewerEndpoint(registry)
 
-    runner = web.AppRunner(make_app(registry, cameras, encoder.name), access_log=None)
+    runner = web.AppRunner(make_app(registry, cameras, encoder.name, recordings),
+                           access_log=None)
     await runner.setup()
     servers = []
     try:
@@ -102,6 +120,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         for server in servers:
             server.close()
         await registry.shutdown()
+        await recordings.close()  # after the encoders: their last frames are in the files
         for server in servers:
             await server.wait_closed()
         await runner.cleanup()

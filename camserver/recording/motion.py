@@ -2,7 +2,7 @@
 
 Each JPEG is decoded in Pillow's draft mode: the JPEG decoder scales by 1/8 in the DCT, so a
 640x480 frame comes out 80x60 in grey for about 0.9 ms (a full decode is ~3 ms). The picture is
-compared with a running background (each frame moves it 10% of the way; slow changes such as
+compared with a running background (each picture moves it 20% of the way; slow changes such as
 daylight blend in, sudden ones stand out). The score is the fraction of the unmasked pixels
 that differ from the background by more than a threshold; motion is a score over another.
 Both thresholds come from the sensitivity (0-1):
@@ -27,7 +27,7 @@ from typing import Sequence
 from PIL import Image, ImageChops, ImageDraw
 
 #: The background moves this fraction of the way to each new picture.
-LEARN = 0.1
+LEARN = 0.2
 #: Pictures are decoded to at most this width (draft mode picks the 1/2, 1/4 or 1/8 scale).
 WIDTH = 80
 

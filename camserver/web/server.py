@@ -78,8 +78,11 @@ class HttpViewer(Viewer):
                 await self.response.write(message)
 
 
-def status(registry: Registry, camera_endpoint, encoder_name: str) -> dict:
+def status(registry: Registry, camera_endpoint, encoder_name: str, recordings=None) -> dict:
     cameras = [stream.status() for stream in registry.streams.values()]
+    if recordings is not None:  # recording (issue 12)
+        for camera in cameras:
+            camera["recording"] = recordings.camera_status(camera["id"])
     return {
         "camera_clients": camera_endpoint.connections,
         "viewer_clients": sum(c["viewers"] for c in cameras),
@@ -122,7 +125,10 @@ def prometheus_text(registry: Registry, camera_endpoint) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Application:
+def make_app(registry: Registry, camera_endpoint, encoder_name: str, recordings=None,
+             authorize=None) -> web.Application:
+    """``recordings``: a RecordingManager (issue 12), whose routes are added with ``authorize``
+    as their permission hook (see web/recordings.py; default: allow all)."""
     def stream_for(request: web.Request):
         camera_id = request.match_info.get("id")
         if camera_id is None:
@@ -142,7 +148,7 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
         return web.FileResponse(ROOT / "client_mjpeg.html", headers={"Cache-Control": "no-cache"})
 
     async def get_status(request: web.Request) -> web.Response:
-        return web.json_response(status(registry, camera_endpoint, encoder_name),
+        return web.json_response(status(registry, camera_endpoint, encoder_name, recordings),
                                  headers={"Cache-Control": "no-store",
                                           "Access-Control-Allow-Origin": "*"})
 
@@ -189,7 +195,10 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
         return web.json_response({"sent": message}, status=202)
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text=prometheus_text(registry, camera_endpoint),
+        text = prometheus_text(registry, camera_endpoint)
+        if recordings is not None:
+            text += recordings.metrics_text()
+        return web.Response(text=text,
                             content_type="text/plain", charset="utf-8",
                             headers={"Cache-Control": "no-store"})
 
@@ -211,4 +220,7 @@ def make_app(registry: Registry, camera_endpoint, encoder_name: str) -> web.Appl
     app.router.add_get(r"/stream.{ext:ts|mjpeg}", live)
     app.router.add_get(r"/stream/{id}.{ext:ts|mjpeg}", live)
     app.router.add_static("/static", ROOT / "static")
+    if recordings is not None:  # recording (issue 12)
+        from .recordings import add_routes, allow_all
+        add_routes(app, recordings, authorize or allow_all)
     return app
