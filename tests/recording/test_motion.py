@@ -79,3 +79,13 @@ def test_a_new_size_starts_learning_again_and_bad_jpegs_raise():
     assert detector.score(jpeg(size=(320, 240))) is None
     with pytest.raises(OSError):
         detector.score(b"\xff\xd8 not really a jpeg")
+
+
+def test_mock_camera_still_mode_sends_the_same_picture_every_frame():
+    from mock_camera import StillRenderer
+    still = StillRenderer(FrameRenderer(320, 240))
+    frames = [still.render(n, n / 30, 30.0) for n in range(10)]
+    assert len(set(frames)) == 1 and (still.width, still.height) == (320, 240)
+    detector = MotionDetector(1.0)
+    scores = [detector.score(f) for f in frames]
+    assert scores[0] is None and set(scores[1:]) == {0.0}
