@@ -228,17 +228,22 @@ def fragment_of(sequence_number: int, base_decode_time: int, samples: Sequence[S
     :func:`fragment`)."""
     if not samples:
         raise ValueError("a fragment needs at least one sample")
+    # Built once: this runs per frame for every live fMP4 viewer.
+    entries = b"".join([_TRUN_ENTRY.pack(sample.duration, sample.size, sample.flags)
+                        for sample in samples])
+    # The moof's size doesn't depend on the data offset's value: point the offset past the
+    # moof and the mdat header, at the first sample.
+    data_offset = _MOOF_FIXED_SIZE + len(entries) + 8
+    moof = _moof(sequence_number, base_decode_time, len(samples), entries, data_offset)
+    return moof + box(b"mdat", *(sample.data for sample in samples))
 
-    def build_moof(data_offset: int) -> bytes:
-        return _moof(sequence_number, base_decode_time, samples, data_offset)
 
-    # The moof's size doesn't depend on the data offset's value, so measure
-    # it first to point the offset past the mdat header, at the first sample.
-    data_offset = len(build_moof(0)) + 8
-    return build_moof(data_offset) + box(b"mdat", *(sample.data for sample in samples))
+_TRUN_ENTRY = struct.Struct(">III")
+# moof(8) mfhd(16) traf(8) tfhd(16) tfdt(20) trun header(8 + 4 flags + 4 count + 4 offset).
+_MOOF_FIXED_SIZE = 8 + 16 + 8 + 16 + 20 + 20
 
 
-def _moof(sequence_number: int, base_decode_time: int, samples: Sequence[Sample],
+def _moof(sequence_number: int, base_decode_time: int, count: int, entries: bytes,
           data_offset: int) -> bytes:
     return box(
         b"moof",
@@ -251,9 +256,8 @@ def _moof(sequence_number: int, base_decode_time: int, samples: Sequence[Sample]
                 b"trun",
                 0,
                 _TRUN_FLAGS,
-                struct.pack(">Ii", len(samples), data_offset),  # sample_count, data_offset
-                b"".join(struct.pack(">III", sample.duration, sample.size, sample.flags)
-                         for sample in samples),
+                struct.pack(">Ii", count, data_offset),  # sample_count, data_offset
+                entries,
             ),
         ),
     )

@@ -29,7 +29,7 @@ from .index import RecordingIndex
 from .recorder import Recorder, iso
 from .segment import NotASegment
 from .settings import RecordingConfig
-from .writer import SegmentWriter
+from .writer import SegmentWriter, set_thread_name
 
 if TYPE_CHECKING:
     from ..ingest.stream import CameraStream
@@ -66,7 +66,8 @@ class RecordingManager:
         self.index = RecordingIndex(self.record_dir)
         self.recorders: dict[str, Recorder] = {}
         self.motion_executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="motion")
+            max_workers=1, thread_name_prefix="motion", initializer=set_thread_name,
+            initargs=("motion",))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.deleted = 0
         self.bytes_deleted = 0

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import statistics
+import sys
 import subprocess
 import threading
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from helpers import Received, ScriptedCamera, probe_frames, watch
 from recording_helpers import (camera_status, decode_errors, get_json, probe, read,
                                recording_server, segment_files, wait_until)
@@ -279,3 +281,15 @@ class _Stop:
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+
+def test_bad_recording_settings_stop_the_server_at_start_with_one_clear_line(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[camera.desk]\nrecord = "continuous"\nkeep = "a week"\n')
+    proc = subprocess.run([sys.executable, str(ROOT / "server.py"), "--recording-config",
+                           str(config), "--http-port", "0", "--camera-port", "0",
+                           "--viewer-port", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"Recording settings: {config}: camera.desk.keep: must look like 7d, 12h or 30m" \
+        in proc.stderr
+    assert "Traceback" not in proc.stderr
