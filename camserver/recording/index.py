@@ -117,7 +117,9 @@ class RecordingIndex:
         return sorted(found, key=lambda e: (e.start, e.path))
 
     def bytes(self, camera: str | None = None) -> int:
-        return sum(e.size for e in (self.entries(camera)))
+        if camera is None:
+            return sum(e.size for entries in self._entries.values() for e in entries.values())
+        return sum(e.size for e in self._entries.get(camera, {}).values())
 
     def oldest(self, camera: str) -> float | None:
         entries = self._entries.get(camera)

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 #: Retention runs this often, and soon after each file is finished.
 RETENTION_SECONDS = 5.0
 TICK_SECONDS = 0.5
+#: Shutdown waits this long in all for the writers to finish their queues.
+CLOSE_SECONDS = 5.0
 
 
 def _size(n: float) -> str:
@@ -107,10 +109,15 @@ class RecordingManager:
         writers = [recorder.close() for recorder in self.recorders.values()]
         writers = [w for w in writers if w is not None]
 
+        for writer in writers:
+            writer.request_stop()
+
         def stop_all() -> None:
+            deadline = time.monotonic() + CLOSE_SECONDS
             for writer in writers:
-                if not writer.stop():
-                    log.warning("%s: recording writer did not finish in time", writer.name)
+                if not writer.join(max(0.0, deadline - time.monotonic())):
+                    log.warning("%s: recording writer did not finish in %g s (a hung disk?); "
+                                "its last fragments may be lost", writer.name, CLOSE_SECONDS)
 
         await asyncio.to_thread(stop_all)
         self.motion_executor.shutdown(wait=False, cancel_futures=True)

@@ -29,7 +29,7 @@ import collections
 import concurrent.futures
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..ingest.stream import StreamConsumer
 from ..ratelimit import RateLimitedLog
@@ -57,6 +57,15 @@ DETECT_PER_SECOND = 4
 MAX_RING_BYTES = 32 * 1024 * 1024
 
 GAP_TICKS = round(GAP_SECONDS * TICKS_PER_SECOND)
+
+
+class _Held(NamedTuple):
+    """A frame in motion mode's memory: only what a file needs (a VideoFrame also holds the
+    live viewers' TS and fMP4 copies, twice the bytes again)."""
+
+    pts: int
+    keyframe: bool
+    avcc: bytes
 
 
 class Recorder(StreamConsumer):
@@ -88,7 +97,7 @@ class Recorder(StreamConsumer):
         # Motion mode.
         self._detector = (MotionDetector(settings.motion_sensitivity, settings.motion_masks)
                           if self.mode == "motion" else None)
-        self._ring: collections.deque[VideoFrame] = collections.deque()
+        self._ring: collections.deque[_Held] = collections.deque()
         self._ring_keys: collections.deque[int] = collections.deque()
         self._ring_bytes = 0
         self._detecting = False
@@ -154,7 +163,7 @@ class Recorder(StreamConsumer):
 
     # -- segments --------------------------------------------------------------------------------
 
-    def _record(self, frame: "VideoFrame") -> None:
+    def _record(self, frame: "VideoFrame | _Held") -> None:
         builder = self._builder
         if builder is not None:
             jump = self._clock.jumped(frame.pts) if frame.keyframe else 0.0
@@ -189,7 +198,7 @@ class Recorder(StreamConsumer):
             return False
         return True
 
-    def _start_segment(self, frame: "VideoFrame") -> None:
+    def _start_segment(self, frame: "VideoFrame | _Held") -> None:
         utc = self._clock.anchor(frame.pts)
         self._builder = SegmentBuilder(self._init.data, frame.pts, utc)
         self._token += 1
@@ -375,7 +384,7 @@ class Recorder(StreamConsumer):
             self._ring_keys.append(frame.pts)
         elif not self._ring:
             return  # the memory starts at a keyframe
-        self._ring.append(frame)
+        self._ring.append(_Held(frame.pts, frame.keyframe, frame.avcc))
         self._ring_bytes += len(frame.avcc)
         horizon = frame.pts - round(self.settings.pre_seconds * TICKS_PER_SECOND)
         while len(self._ring_keys) >= 2 and (self._ring_keys[1] <= horizon

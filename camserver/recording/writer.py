@@ -83,10 +83,13 @@ class SegmentWriter:
         self._queue.put((op, size))
         return True
 
-    def stop(self, timeout: float = 10.0) -> bool:
-        """Finish what is queued, close the file and end the thread (call from a thread, not
-        the loop: it waits). Returns whether the thread ended in time."""
+    def request_stop(self) -> None:
+        """Finish what is queued, close the file, then end the thread."""
         self._queue.put((("stop",), 0))
+
+    def join(self, timeout: float) -> bool:
+        """Wait (from a thread, not the loop) for the thread to end; whether it did in time.
+        A thread stuck on a hung disk is a daemon: it does not keep the process alive."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
