@@ -14,9 +14,11 @@ with ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -41,6 +43,8 @@ RETENTION_SECONDS = 5.0
 TICK_SECONDS = 0.5
 #: Shutdown waits this long in all for the writers to finish their queues.
 CLOSE_SECONDS = 5.0
+#: Clip plans kept for players that come back for another byte range.
+CLIP_CACHE = 8
 
 
 def _size(n: float) -> str:
@@ -77,6 +81,8 @@ class RecordingManager:
         self._retention_due = asyncio.Event()
         self._short_of_space: str | None = None
         self._logs = RateLimitedLog(log, interval=60)
+        self._clips: collections.OrderedDict[tuple, ClipPlan | None] = collections.OrderedDict()
+        self._clips_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -255,7 +261,29 @@ class RecordingManager:
                                                        start + duration)]
 
     def build_clip(self, paths: list[str], start: float, duration: float) -> ClipPlan | None:
-        """Read the files and plan the clip (blocking: run it in a thread)."""
+        """Read the files and plan the clip (blocking: run it in a thread). A player asks for
+        the same clip again and again (one request per seek, HTTP Range): while its files are
+        unchanged, the plan is reused (an hour's plan takes ~0.25 s to build)."""
+        stamps = []
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            stamps.append((path, st.st_size, st.st_mtime_ns))
+        key = (start, duration, tuple(stamps))
+        with self._clips_lock:
+            if key in self._clips:
+                self._clips.move_to_end(key)
+                return self._clips[key]
+        plan = self._plan_clip(paths, start, duration)
+        with self._clips_lock:
+            self._clips[key] = plan
+            while len(self._clips) > CLIP_CACHE:
+                self._clips.popitem(last=False)
+        return plan
+
+    def _plan_clip(self, paths: list[str], start: float, duration: float) -> ClipPlan | None:
         sources = []
         for path in paths:
             try:

@@ -9,8 +9,10 @@ hold the access units the live viewers get.
 
 Segments: a new file starts at the first keyframe once the current one is ``segment_seconds``
 long; also at the first keyframe after the encoder's parameters change (new resolution), after
-a pause of over :data:`clip.GAP_SECONDS`, after the camera left and came back, and after the
-wall clock jumped (see :mod:`naming`).
+a pause of over :data:`clip.GAP_SECONDS` (a camera that left and came back), and after the wall
+clock jumped (see :mod:`naming`). A file whose camera has been silent or gone for
+:data:`clip.GAP_SECONDS` is ended by :meth:`Recorder.tick`; what it collected was written out
+already, when the camera left or after :data:`FLUSH_AFTER`.
 
 Motion mode: the last keyframes and the frames after them, back to at least ``pre_seconds``
 before now, wait in memory (:data:`MAX_RING_BYTES` at most). When motion is seen, recording
@@ -154,12 +156,12 @@ class Recorder(StreamConsumer):
             lambda f: self._manager.call_soon_threadsafe(self._on_score, f, pts))
 
     def on_camera(self, online: bool) -> None:
-        if not online:
-            self._end_segment()
-            self._end_event()
-            self._clear_ring()
-            if self.state == "recording":
-                self.state = "idle" if self.mode == "motion" else "waiting"
+        # The camera left: what is collected goes to disk now. The file stays open for the
+        # encoder's last frames (and a camera back within GAP_SECONDS); tick() ends it.
+        if not online and self._builder is not None:
+            data = self._builder.flush()
+            if data is not None:
+                self._append(data)
 
     # -- segments --------------------------------------------------------------------------------
 
@@ -236,7 +238,10 @@ class Recorder(StreamConsumer):
     def tick(self, now: float) -> None:
         """Called every half second: write out frames of a stalled camera, end motion
         recordings whose camera went quiet."""
-        if self._builder is not None and self._builder.pending and \
+        if self._builder is not None and now - self._last_frame_at > GAP_SECONDS:
+            self._end_segment()  # camera gone or silent: the file ends with its last frame
+            self._end_event()
+        elif self._builder is not None and self._builder.pending and \
                 now - self._last_frame_at > FLUSH_AFTER:
             data = self._builder.flush()
             if data is not None:

@@ -92,7 +92,8 @@ def test_a_wall_clock_jump_starts_a_new_file_stamped_with_the_new_time(tmp_path,
         assert decode_errors(path) == ""
 
 
-def test_files_are_cut_at_a_new_encoder_a_pause_and_a_camera_that_left(tmp_path):
+def test_files_are_cut_at_a_new_encoder_and_a_pause_and_written_when_the_camera_leaves(
+        tmp_path):
     init, video = frames()
     large_init, large = frames("640x480", 45)
 
@@ -111,15 +112,19 @@ def test_files_are_cut_at_a_new_encoder_a_pause_and_a_camera_that_left(tmp_path)
         for frame in video[30:60]:
             recorder.on_frame(at(frame, pts))
             pts += 3000
-        recorder.on_camera(False)  # the camera left: file 3 ends
-        await asyncio.sleep(0.2)
+        recorder.on_camera(False)  # the camera left: what file 3 collected is written now
+        await asyncio.sleep(0.3)
+        written["file 3"] = [read(p).duration for p in segment_files(tmp_path / "rec", "cam")]
         recorder.on_camera(True)
-        for frame in video[60:90]:  # file 4
+        pts += 3 * 90000  # back 3 s later: file 4
+        for frame in video[60:90]:
             recorder.on_frame(at(frame, pts))
             pts += 3000
         await asyncio.sleep(0.2)
 
+    written = {}
     record(tmp_path, {"record": "continuous"}, script)
+    assert written["file 3"][2] == pytest.approx(1.0, abs=0.001)  # all 30 frames of file 3
     files = segment_files(tmp_path / "rec", "cam")
     segments = [read(p) for p in files]
     assert [len(s.samples) for s in segments] == [30, 30, 30, 30]

@@ -38,6 +38,11 @@ def test_continuous_recording_over_three_segments_has_no_gaps(start_server, star
     wait_until(lambda: len(segment_files(record_dir, "cam")) >= 4, 40, what="4 files")
     camera.stop()
     wait_until(lambda: camera_status(server, "cam")["recording"]["state"] == "waiting", 10)
+    # Every frame the server encoded is in a file (the encoder's first frame is a keyframe).
+    status = camera_status(server, "cam")
+    assert status["recording"]["frames_recorded"] == status["frames_encoded"] > 0
+    assert sum(len(read(p).samples) for p in segment_files(record_dir, "cam")) == \
+        status["frames_encoded"]
     files = segment_files(record_dir, "cam")[:3]
     segments = [read(path) for path in files]
     for path, segment in zip(files, segments):
@@ -50,8 +55,10 @@ def test_continuous_recording_over_three_segments_has_no_gaps(start_server, star
         assert frames[0]["key_frame"] == 1 and len(frames) == len(segment.samples)
         assert {(f["width"], f["height"]) for f in frames} == {(640, 480)}
         assert decode_errors(path) == ""
+        # Frames keep their arrival times: a camera late on a busy machine shows as a longer
+        # interval, never as a pause (over 2 s, which starts a new file).
         intervals = [b.dts - a.dts for a, b in zip(segment.samples, segment.samples[1:])]
-        assert max(intervals) < 0.2 * 90000, "a gap inside a file"
+        assert max(intervals) < 1.0 * 90000, "a pause inside a file"
         assert 2.0 <= segment.duration <= 3.1  # cut at the first keyframe after 2 s
     # The files follow each other without a gap or an overlap.
     for a, b in zip(segments, segments[1:] + [read(segment_files(record_dir, "cam")[3])]):

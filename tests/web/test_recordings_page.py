@@ -9,7 +9,8 @@ import os
 import pytest
 from PIL import Image
 
-from recording_helpers import camera_status, get, recording_server, segment_files, wait_until
+from recording_helpers import (camera_status, get, read, recording_server, segment_files,
+                               wait_until)
 from test_pages import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 CONFIG = """
@@ -141,3 +142,41 @@ def test_live_pages_show_recording_and_link_to_recordings(start_server, start_ca
     link.click()
     page.wait_for_url("**/recordings?*camera=cam*")
     page.locator(".camera-row.selected h2").wait_for()
+
+
+def test_a_segment_file_plays_on_its_own_in_the_browser(start_server, start_camera, tmp_path,
+                                                        new_page):
+    """A recorded file as it is on disk (fragmented, prft boxes and all), served as a plain
+    file: Chromium plays it from its first frame to its end."""
+    import functools
+    import http.server
+    import threading
+
+    server, record_dir = recording_server(start_server, tmp_path, CONFIG)
+    camera = start_camera(server.camera_url("cam"))
+    wait_until(lambda: len(segment_files(record_dir, "cam")) >= 2, 40)
+    camera.stop()
+    path = segment_files(record_dir, "cam")[0]
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(path.parent))
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=files.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = new_page()
+        page.goto(f"http://127.0.0.1:{files.server_port}/")
+        page.set_content(f'<video id="v" muted autoplay src="http://127.0.0.1:'
+                         f'{files.server_port}/{path.name}"></video>')
+        page.wait_for_function("() => document.getElementById('v').ended")
+        played = page.evaluate("[document.getElementById('v').duration, "
+                               "document.getElementById('v').videoWidth, "
+                               "document.getElementById('v').getVideoPlaybackQuality()"
+                               ".totalVideoFrames]")
+        print("segment in Chromium: duration, width, frames", played)
+        assert abs(played[0] - read(path).duration) < 0.05 and played[1] == 640
+        assert played[2] >= len(read(path).samples) - 2
+    finally:
+        files.shutdown()
