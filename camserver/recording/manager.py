@@ -197,6 +197,8 @@ class RecordingManager:
     async def apply_retention(self) -> retention.Plan:
         segments = [retention.Stored(e.camera, e.path, e.start, e.end, e.size, e.live)
                     for e in self.index.entries()]
+        if not segments and not self.recorders:
+            return retention.Plan()  # a server that records nothing: no disk to look at
         keeps = {}
 
         def keep(camera: str) -> float | None:
