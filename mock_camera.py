@@ -131,6 +131,21 @@ class FrameRenderer:
                            fill=(255, 255, 255) if on else (0, 0, 0))
 
 
+class StillRenderer:
+    """``--still``: the same JPEG every frame (no moving parts, no changing overlay), a scene in
+    which a motion detector must see nothing."""
+
+    def __init__(self, renderer: FrameRenderer):
+        self._renderer = renderer
+        self._jpeg = renderer.render(0, 0.0, 0.0)
+
+    def __getattr__(self, name):
+        return getattr(self._renderer, name)
+
+    def render(self, n: int, elapsed: float, fps: float) -> bytes:
+        return self._jpeg
+
+
 def read_marker(pixel_at, height: int) -> int:
     """Read back a frame number drawn with ``mark=True``; ``pixel_at(x, y)`` gives luma 0-255."""
     y = height - MARK_BLOCK // 2
@@ -175,17 +190,19 @@ class MockCamera:
     """
 
     def __init__(self, camera_id: str = "default", settings: Settings | None = None,
-                 subsampling: str = "4:2:2", mark: bool = False):
+                 subsampling: str = "4:2:2", mark: bool = False, still: bool = False):
         self.camera_id = camera_id
         self.settings = settings or Settings()
         self.subsampling = subsampling
         self.mark = mark
+        self.still = still
         self.renderer = self._make_renderer()
 
     def _make_renderer(self) -> FrameRenderer:
         s = self.settings
-        return FrameRenderer(s.width, s.height, s.quality, self.subsampling, self.mark, s.vflip,
-                             s.hmirror)
+        renderer = FrameRenderer(s.width, s.height, s.quality, self.subsampling, self.mark,
+                                 s.vflip, s.hmirror)
+        return StillRenderer(renderer) if self.still else renderer
 
     def hello(self) -> dict:
         s = self.settings
@@ -375,13 +392,15 @@ def main() -> None:
     p.add_argument("--jitter", type=float, default=0, metavar="MS",
                    help="send each frame late by a random delay (exponential, mean MS), in "
                         "order, like a camera on busy Wi-Fi")
+    p.add_argument("--still", action="store_true",
+                   help="send the same picture every frame (for motion detection tests)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     url = args.url.rstrip("/") + (f"/{args.camera_id}" if args.camera_id else "")
     width, height = FRAME_SIZES[args.framesize] if args.framesize else (args.width, args.height)
     camera = MockCamera(args.camera_id or "default",
                         Settings(width, height, args.quality, args.fps),
-                        args.subsampling, args.mark)
+                        args.subsampling, args.mark, still=args.still)
     try:
         asyncio.run(stream(url, camera, args.duration, args.jitter))
     except KeyboardInterrupt:

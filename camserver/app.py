@@ -23,6 +23,8 @@ from .ingest.stream import CameraStream
 from .loopwatch import LoopMonitor
 from .outputs.audience import Audience
 from .outputs.viewer import ViewerEndpoint
+from .recording import settings as recording_settings
+from .recording.manager import RecordingManager
 from .registry import Registry
 from .services import Services
 from .web.guard import GuardedSite, HttpGuard
@@ -65,10 +67,19 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         grace=settings.grace, viewer_buffer_bytes=settings.viewer_buffer_bytes,
         loop_monitor=loop_monitor)
     registry = Registry(make_stream, settings.max_streams, max_waiting_ids=settings.max_streams)
+    try:
+        recording_config = recording_settings.load(
+            settings.recording_config, record_all=settings.record, record_dir=settings.record_dir)
+    except ValueError as exc:
+        raise StartupError(f"Recording settings: {exc}") from None
+    recordings = RecordingManager(recording_config)
+    await recordings.start()
+    registry.on_new_stream.append(recordings.attach)  # a recorder joins each stream it records
     audience = Audience(settings.max_viewers, settings.max_viewers_per_address,
                         settings.viewer_stall_timeout)
     cameras = CameraEndpoint(registry, settings.max_frame_bytes, settings.camera_token)
-    services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name)
+    services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name,
+                        recordings)
     viewers = ViewerEndpoint(registry, audience)
     guard = HttpGuard(settings.http_timeout, max_per_address=2 * settings.max_viewers_per_address)
 
@@ -116,7 +127,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        await _shut_down(servers, registry, audience, guard, runner)
+        await _shut_down(servers, registry, recordings, audience, guard, runner)
         loop_monitor.stop()
         log.info("Stopped")
 
@@ -127,14 +138,18 @@ SHUTDOWN_STEP = 1.0
 SHUTDOWN_DEADLINE = 2.5
 
 
-async def _shut_down(servers, registry: Registry, audience: Audience, guard: HttpGuard,
-                     runner: web.AppRunner) -> None:
+async def _shut_down(servers, registry: Registry, recordings: RecordingManager,
+                     audience: Audience, guard: HttpGuard, runner: web.AppRunner) -> None:
     # A viewer with unsent bytes would hold its closing handshake for a close timeout each.
     audience.drop_stalled_now()
     audience.close_all()
     for server in servers:
         server.close()
-    steps = [registry.shutdown(SHUTDOWN_STEP), runner.cleanup(),
+    async def streams() -> None:
+        await registry.shutdown(SHUTDOWN_STEP)
+        await recordings.close(SHUTDOWN_STEP)  # after the encoders: their last frames are in
+
+    steps = [streams(), runner.cleanup(),
              *(server.wait_closed() for server in servers)]
     try:
         await asyncio.wait_for(asyncio.gather(*steps, return_exceptions=True),

@@ -36,6 +36,12 @@ class Settings:
     max_viewers_per_address: int = 100
     viewer_stall_timeout: float = 30.0
     http_timeout: float = 10.0
+    # -- recording (issue 12) --
+    record: bool = False
+    record_dir: str | None = None
+    # TEMPORARY until the config file (issue 11) exists: a TOML file holding only the recording
+    # tables ([recording], [camera.<id>]); to be folded into --config.
+    recording_config: str | None = None
 
 
 def _bitrate(text: str) -> str:
@@ -74,6 +80,13 @@ def _byte_count(text: str) -> int:
     if value < 1024:
         raise argparse.ArgumentTypeError(f"size must be at least 1024 bytes, not {text}")
     return value
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+        raise ValueError(f"must be 1/0, true/false, yes/no or on/off, not {text!r}")
+    return value in ("1", "true", "yes", "on")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-timeout", type=_positive_float, default=d.http_timeout,
                    help="seconds an HTTP client has to send a request's headers or body, and "
                         "an idle keep-alive connection stays open (default %(default)s)")
+    # -- recording (issue 12) --
+    p.add_argument("--record", action="store_true", default=d.record,
+                   help='record every camera continuously (= [camera."*"] record = '
+                        '"continuous")')
+    p.add_argument("--record-dir", type=_nonempty, default=d.record_dir,
+                   help="where recordings go (default: [recording] record_dir, else "
+                        "recordings/)")
+    # TEMPORARY: replaced by the config file's tables once --config exists (issue 11).
+    p.add_argument("--recording-config", type=_nonempty, default=d.recording_config,
+                   metavar="FILE", help="TOML file with the [recording] and [camera.<id>] "
+                                        "recording settings")
     return p
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def parse_settings(argv: Sequence[str] | None = None,
@@ -142,7 +172,10 @@ def parse_settings(argv: Sequence[str] | None = None,
             # Run the value through the same type check as the flag, so a bad variable gets the
             # same clear error.
             try:
-                value = action.type(environ[variable]) if action.type else environ[variable]
+                if isinstance(action, argparse._StoreTrueAction):  # RECORD=1, RECORD=true
+                    value = _flag(environ[variable])
+                else:
+                    value = action.type(environ[variable]) if action.type else environ[variable]
             except (argparse.ArgumentTypeError, ValueError) as exc:
                 parser.error(f"environment variable {variable}: {exc}")
             if action.choices and value not in action.choices:

@@ -12,6 +12,7 @@ from .config import Settings
 from .ingest.camera import CameraEndpoint
 from .loopwatch import LoopMonitor
 from .outputs.audience import Audience
+from .recording.manager import RecordingManager
 from .registry import Registry
 
 
@@ -23,6 +24,7 @@ class Services:
     audience: Audience
     loop_monitor: LoopMonitor
     encoder_name: str
+    recordings: RecordingManager | None = None
 
     def server_status(self) -> dict:
         """Whole-server figures for /status and /metrics: load, limits, refusals."""

@@ -377,6 +377,7 @@ export class PageController {
       if (!response.ok) return;
       const status = await response.json();
       this.updateCameraList((status.cameras || []).map((c) => c.id), status.cameras);
+      this.showRecording(status.cameras);
     } catch (e) { /* the server is away; the socket's retries say so */ }
   }
 
@@ -395,6 +396,23 @@ export class PageController {
     }
     select.value = current;
     select.parentElement.hidden = all.length < 2;
+  }
+
+  /** The recording indicator (issue 12), from the /status this page polls anyway: hidden when
+   * the camera is not set to record; "REC" while a file is being written. */
+  showRecording(cameras) {
+    const rec = this.$("rec");
+    const id = this.camera || this.streamCamera;
+    const recording = (cameras || []).find((c) => c.id === id)?.recording;
+    const state = recording && recording.mode !== "off" ? recording.state : "";
+    rec.hidden = !state;
+    rec.dataset.state = state;
+    rec.textContent = {
+      recording: "● REC", idle: "○ REC on motion", error: "⚠ REC stopped", paused: "⚠ REC stopped",
+    }[state] || "○ REC";
+    rec.title = state === "error" || state === "paused"
+      ? `Recording stopped: ${recording.last_error?.message || state}`
+      : `Recording: ${recording?.mode || "off"} (${state || "off"}); click for the recordings`;
   }
 
   /** The light: grey = off, amber = connecting/waiting for video, green = video flows, red = error. */

@@ -106,6 +106,12 @@ class CameraStream:
         self.consumers: list[StreamConsumer] = []
         self._log = RateLimitedLog(log)
 
+    @property
+    def epoch_monotonic(self) -> float:
+        """The stream clock's zero on :func:`time.monotonic`: a frame's ``pts`` counts 90 kHz
+        ticks from here (the recorder maps it to wall-clock time per file)."""
+        return self._epoch
+
     # -- consumers -------------------------------------------------------------------------------
 
     def add_consumer(self, consumer: StreamConsumer) -> None:

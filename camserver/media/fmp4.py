@@ -1,8 +1,12 @@
-"""Fragmented MP4 for Media Source Extensions: one H.264 track, one frame per fragment.
+"""MP4 for one H.264 track: fragmented for live viewers and recordings, progressive for clips.
 
 See ISO/IEC 14496-12 (ISO base media file format) and ISO/IEC 14496-15
 (AVC file format). A stream is :func:`init_segment` followed by any number
-of :func:`fragment` outputs; a resolution change needs a new init segment.
+of :func:`fragment` outputs (one frame each, for Media Source Extensions) or
+:func:`fragment_of` outputs (several frames, for recordings, each optionally
+preceded by a :func:`prft` box with its wall-clock time); a resolution change
+needs a new init segment. :func:`progressive_header` is the ``ftyp``, ``moov``
+and ``mdat`` header of an ordinary MP4 whose sample data follows it.
 
 """
 
@@ -10,9 +14,12 @@ from __future__ import annotations
 
 import struct
 
+from typing import NamedTuple, Sequence
+
 from .h264 import AvcConfig
 
-__all__ = ["TIMESCALE", "box", "fragment", "full_box", "init_segment"]
+__all__ = ["TIMESCALE", "Sample", "box", "fragment", "fragment_of", "full_box", "init_segment",
+           "prft", "progressive_header"]
 
 TIMESCALE = 90000
 TRACK_ID = 1
@@ -59,7 +66,8 @@ def init_segment(config: AvcConfig, width: int, height: int) -> bytes:
     fragments.
 
     """
-    return _ftyp() + box(b"moov", _mvhd(), _trak(config, width, height), _mvex())
+    return _ftyp() + box(b"moov", _mvhd(), _trak(config, width, height, _empty_tables()),
+                         _mvex())
 
 
 def _ftyp() -> bytes:
@@ -68,12 +76,12 @@ def _ftyp() -> bytes:
     return box(b"ftyp", b"isom", struct.pack(">I", 0x200), *brands)
 
 
-def _mvhd() -> bytes:
+def _mvhd(duration: int = 0) -> bytes:
     return full_box(
         b"mvhd",
         0,
         0,
-        struct.pack(">IIII", 0, 0, TIMESCALE, 0),  # times, timescale, duration
+        struct.pack(">IIII", 0, 0, TIMESCALE, duration),  # times, timescale, duration
         struct.pack(">IH10x", 0x00010000, 0x0100),  # rate 1.0, volume 1.0, reserved
         _UNITY_MATRIX,
         bytes(24),  # pre_defined
@@ -81,16 +89,18 @@ def _mvhd() -> bytes:
     )
 
 
-def _trak(config: AvcConfig, width: int, height: int) -> bytes:
-    return box(b"trak", _tkhd(width, height), _mdia(config, width, height))
+def _trak(config: AvcConfig, width: int, height: int, tables: Sequence[bytes],
+          duration: int = 0) -> bytes:
+    return box(b"trak", _tkhd(width, height, duration),
+               _mdia(config, width, height, tables, duration))
 
 
-def _tkhd(width: int, height: int) -> bytes:
+def _tkhd(width: int, height: int, duration: int = 0) -> bytes:
     return full_box(
         b"tkhd",
         0,
         _TRACK_FLAGS,
-        struct.pack(">IIIII", 0, 0, TRACK_ID, 0, 0),  # times, ID, reserved, duration
+        struct.pack(">IIIII", 0, 0, TRACK_ID, 0, duration),  # times, ID, reserved, duration
         bytes(8),  # reserved
         struct.pack(">hhhH", 0, 0, 0, 0),  # layer, alternate_group, volume, reserved
         _UNITY_MATRIX,
@@ -98,21 +108,23 @@ def _tkhd(width: int, height: int) -> bytes:
     )
 
 
-def _mdia(config: AvcConfig, width: int, height: int) -> bytes:
-    return box(b"mdia", _mdhd(), _hdlr(), _minf(config, width, height))
+def _mdia(config: AvcConfig, width: int, height: int, tables: Sequence[bytes],
+          duration: int) -> bytes:
+    return box(b"mdia", _mdhd(duration), _hdlr(), _minf(config, width, height, tables))
 
 
-def _mdhd() -> bytes:
+def _mdhd(duration: int = 0) -> bytes:
     # 0x55C4 is "und" (undetermined language) packed as three 5-bit letters.
-    return full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, TIMESCALE, 0, 0x55C4, 0))
+    return full_box(b"mdhd", 0, 0,
+                    struct.pack(">IIIIHH", 0, 0, TIMESCALE, duration, 0x55C4, 0))
 
 
 def _hdlr() -> bytes:
     return full_box(b"hdlr", 0, 0, bytes(4), b"vide", bytes(12), b"VideoHandler\x00")
 
 
-def _minf(config: AvcConfig, width: int, height: int) -> bytes:
-    return box(b"minf", _vmhd(), _dinf(), _stbl(config, width, height))
+def _minf(config: AvcConfig, width: int, height: int, tables: Sequence[bytes]) -> bytes:
+    return box(b"minf", _vmhd(), _dinf(), _stbl(config, width, height, tables))
 
 
 def _vmhd() -> bytes:
@@ -126,11 +138,17 @@ def _dinf() -> bytes:
     return box(b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1), url))
 
 
-def _stbl(config: AvcConfig, width: int, height: int) -> bytes:
-    # The sample tables are empty: all samples are described in fragments.
+def _stbl(config: AvcConfig, width: int, height: int, tables: Sequence[bytes]) -> bytes:
     return box(
         b"stbl",
         full_box(b"stsd", 0, 0, struct.pack(">I", 1), _avc1(config, width, height)),
+        *tables,
+    )
+
+
+def _empty_tables() -> tuple[bytes, ...]:
+    # A fragmented stream's sample tables are empty: all samples are described in fragments.
+    return (
         full_box(b"stts", 0, 0, struct.pack(">I", 0)),
         full_box(b"stsc", 0, 0, struct.pack(">I", 0)),
         full_box(b"stsz", 0, 0, struct.pack(">II", 0, 0)),
@@ -163,6 +181,26 @@ def _mvex() -> bytes:
 # Media segments.
 
 
+class Sample(NamedTuple):
+    """One access unit of a multi-frame fragment or of a progressive movie."""
+
+    #: Until the next sample's decode time, in :data:`TIMESCALE` units.
+    duration: int
+    #: Its bytes (fragments), or only its size as an int (progressive headers).
+    data: bytes | int
+    keyframe: bool
+    disposable: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.data if isinstance(self.data, int) else len(self.data)
+
+    @property
+    def flags(self) -> int:
+        return (_KEYFRAME_SAMPLE_FLAGS if self.keyframe else
+                _DISPOSABLE_SAMPLE_FLAGS if self.disposable else _NON_KEYFRAME_SAMPLE_FLAGS)
+
+
 def fragment(
     sequence_number: int,
     base_decode_time: int,
@@ -180,29 +218,33 @@ def fragment(
     FFmpeg). ``disposable`` marks a non-keyframe no other sample depends on.
 
     """
-    sample_flags = (_KEYFRAME_SAMPLE_FLAGS if keyframe else
-                    _DISPOSABLE_SAMPLE_FLAGS if disposable else _NON_KEYFRAME_SAMPLE_FLAGS)
-    sample_size = len(access_unit_avcc)
-
-    def build_moof(data_offset: int) -> bytes:
-        return _moof(
-            sequence_number, base_decode_time, duration, sample_size, sample_flags, data_offset
-        )
-
-    # The moof's size doesn't depend on the data offset's value, so measure
-    # it first to point the offset past the mdat header, at the sample.
-    data_offset = len(build_moof(0)) + 8
-    return build_moof(data_offset) + box(b"mdat", access_unit_avcc)
+    return fragment_of(sequence_number, base_decode_time,
+                       (Sample(duration, access_unit_avcc, keyframe, disposable),))
 
 
-def _moof(
-    sequence_number: int,
-    base_decode_time: int,
-    duration: int,
-    sample_size: int,
-    sample_flags: int,
-    data_offset: int,
-) -> bytes:
+def fragment_of(sequence_number: int, base_decode_time: int, samples: Sequence[Sample]) -> bytes:
+    """Return a ``moof`` and ``mdat`` pair holding ``samples`` back to back, in decode order,
+    the first decoded at ``base_decode_time``. Each sample's bytes are stored as is (see
+    :func:`fragment`)."""
+    if not samples:
+        raise ValueError("a fragment needs at least one sample")
+    # Built once: this runs per frame for every live fMP4 viewer.
+    entries = b"".join([_TRUN_ENTRY.pack(sample.duration, sample.size, sample.flags)
+                        for sample in samples])
+    # The moof's size doesn't depend on the data offset's value: point the offset past the
+    # moof and the mdat header, at the first sample.
+    data_offset = _MOOF_FIXED_SIZE + len(entries) + 8
+    moof = _moof(sequence_number, base_decode_time, len(samples), entries, data_offset)
+    return moof + box(b"mdat", *(sample.data for sample in samples))
+
+
+_TRUN_ENTRY = struct.Struct(">III")
+# moof(8) mfhd(16) traf(8) tfhd(16) tfdt(20) trun header(8 + 4 flags + 4 count + 4 offset).
+_MOOF_FIXED_SIZE = 8 + 16 + 8 + 16 + 20 + 20
+
+
+def _moof(sequence_number: int, base_decode_time: int, count: int, entries: bytes,
+          data_offset: int) -> bytes:
     return box(
         b"moof",
         full_box(b"mfhd", 0, 0, struct.pack(">I", sequence_number)),
@@ -214,8 +256,101 @@ def _moof(
                 b"trun",
                 0,
                 _TRUN_FLAGS,
-                struct.pack(">Ii", 1, data_offset),  # sample_count, data_offset
-                struct.pack(">III", duration, sample_size, sample_flags),
+                struct.pack(">Ii", count, data_offset),  # sample_count, data_offset
+                entries,
             ),
         ),
     )
+
+
+# Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+NTP_UNIX_OFFSET = 2_208_988_800
+
+
+def prft(unix_seconds: float, media_time: int) -> bytes:
+    """Return a producer reference time box: the sample decoded at ``media_time``
+    (:data:`TIMESCALE` units, e.g. the next fragment's ``tfdt``) reached the encoder at
+    ``unix_seconds`` (UTC). Players skip it; recordings read their wall-clock time from it.
+
+    Version 1 (64-bit media time), flags 0: the time is when the frame was input to the
+    encoder, i.e. when its JPEG arrived at the server.
+    """
+    ntp = round((unix_seconds + NTP_UNIX_OFFSET) * (1 << 32))
+    return full_box(b"prft", 1, 0, struct.pack(">IQQ", TRACK_ID, ntp, media_time))
+
+
+def parse_prft(payload: bytes) -> tuple[float, int]:
+    """(UTC Unix seconds, media time) of a ``prft`` box's payload (after its size and type)."""
+    version = payload[0]
+    ntp, = struct.unpack_from(">Q", payload, 8)
+    if version == 1:
+        media_time, = struct.unpack_from(">Q", payload, 16)
+    else:
+        media_time, = struct.unpack_from(">I", payload, 16)
+    return ntp / (1 << 32) - NTP_UNIX_OFFSET, media_time
+
+
+# Progressive (non-fragmented) movies.
+
+
+def progressive_header(config: AvcConfig, width: int, height: int,
+                       samples: Sequence[Sample]) -> bytes:
+    """Return ``ftyp``, ``moov`` and the ``mdat`` header of an ordinary MP4 holding ``samples``
+    (their ``data`` may be just sizes): the samples' bytes, in order and back to back, must
+    follow it. The ``moov`` comes first, so a player can seek anywhere before the data arrives
+    (HTTP Range). The first sample is decoded at time 0; it should be a keyframe.
+
+    The ``mdat`` uses a 64-bit size, and chunk offsets ``co64``, only when 32 bits are too few.
+    """
+    if not samples:
+        raise ValueError("a movie needs at least one sample")
+    data_size = sum(sample.size for sample in samples)
+    mdat_header = (struct.pack(">I4s", 8 + data_size, b"mdat") if 8 + data_size < 1 << 32 else
+                   struct.pack(">I4sQ", 1, b"mdat", 16 + data_size))
+    duration = sum(sample.duration for sample in samples)
+
+    def build(first_offset: int) -> bytes:
+        tables = _sample_tables(samples, first_offset)
+        return _ftyp_progressive() + box(b"moov", _mvhd(duration),
+                                         _trak(config, width, height, tables, duration))
+
+    # The header's size depends on whether offsets need 64 bits, not on their values.
+    size = len(build(0)) + len(mdat_header)
+    if size + data_size >= 1 << 32:
+        size = len(build(1 << 32)) + len(mdat_header)
+    return build(size) + mdat_header
+
+
+def _ftyp_progressive() -> bytes:
+    return box(b"ftyp", b"isom", struct.pack(">I", 0x200), b"isom", b"iso2", b"avc1", b"mp41")
+
+
+def _sample_tables(samples: Sequence[Sample], first_offset: int) -> tuple[bytes, ...]:
+    # stts: runs of equal durations.
+    runs: list[list[int]] = []
+    for sample in samples:
+        if runs and runs[-1][1] == sample.duration:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, sample.duration])
+    stts = full_box(b"stts", 0, 0, struct.pack(">I", len(runs)),
+                    b"".join(struct.pack(">II", count, delta) for count, delta in runs))
+    sync = [n + 1 for n, sample in enumerate(samples) if sample.keyframe]
+    stss = full_box(b"stss", 0, 0, struct.pack(">I", len(sync)),
+                    b"".join(struct.pack(">I", n) for n in sync))
+    # One chunk per sample: the simplest table that lets samples come from anywhere.
+    stsc = full_box(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, 1, 1))
+    stsz = full_box(b"stsz", 0, 0, struct.pack(">II", 0, len(samples)),
+                    b"".join(struct.pack(">I", sample.size) for sample in samples))
+    offsets = []
+    offset = first_offset
+    for sample in samples:
+        offsets.append(offset)
+        offset += sample.size
+    if offset >= 1 << 32:
+        stco = full_box(b"co64", 0, 0, struct.pack(">I", len(offsets)),
+                        struct.pack(f">{len(offsets)}Q", *offsets))
+    else:
+        stco = full_box(b"stco", 0, 0, struct.pack(">I", len(offsets)),
+                        struct.pack(f">{len(offsets)}I", *offsets))
+    return stts, stss, stsc, stsz, stco

@@ -5,6 +5,7 @@
 - ``/snapshot[/<id>].jpg``: the latest JPEG (Home Assistant's still image, Frigate's snapshot).
 - ``/stream[/<id>].ts|.mjpeg``: :mod:`camserver.web.streams`.
 - ``POST /api/cameras/<id>/config``: settings forwarded to the camera.
+- ``/recordings``, ``/api/recordings...``: :mod:`camserver.web.recordings`.
 
 Every connection goes through :class:`~camserver.web.guard.HttpGuard` (deadlines, per-address
 cap); request bodies are read with :func:`~camserver.web.guard.read_body` (size, time).
@@ -25,6 +26,8 @@ from ..ratelimit import RateLimitedLog, clip
 from ..registry import valid_camera_id
 from ..services import Services
 from .guard import HttpGuard, read_body
+from .recordings import add_routes as add_recording_routes
+from .recordings import allow_all
 from .status import prometheus_text, status
 from .streams import live_handler
 
@@ -99,4 +102,6 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
     app.router.add_get(r"/stream.{ext:ts|mjpeg}", live)
     app.router.add_get(r"/stream/{id}.{ext:ts|mjpeg}", live)
     app.router.add_static("/static", ROOT / "static")
+    if services.recordings is not None:
+        add_recording_routes(app, services.recordings, allow_all)
     return app

@@ -7,6 +7,9 @@ from ..services import Services
 
 def status(services: Services) -> dict:
     cameras = [stream.status() for stream in services.registry.streams.values()]
+    if services.recordings is not None:
+        for camera in cameras:
+            camera["recording"] = services.recordings.camera_status(camera["id"])
     return {
         "camera_clients": services.cameras.connections,
         "viewer_clients": sum(c["viewers"] for c in cameras),
@@ -77,4 +80,7 @@ def prometheus_text(services: Services) -> str:
         for reason, count in sorted(reasons.items()):
             lines.append(f'camserver_frames_dropped_by_reason_total{{camera="{camera["id"]}",'
                          f'reason="{_label(reason)}"}} {count}')
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if services.recordings is not None:
+        text += services.recordings.metrics_text()
+    return text

@@ -1,6 +1,7 @@
 import random
 import struct
 
+from camserver.media import fmp4
 from camserver.media.fmp4 import TIMESCALE, box, fragment, init_segment
 from media_fixtures import (
     FRAME_COUNT,
@@ -161,3 +162,75 @@ def test_resolution_change_needs_new_init_segment(tmp_path):
     ]
     assert {(f["width"], f["height"]) for f in decoded} == {(800, 600)}
     assert [int(f["pts"]) for f in decoded] == times
+
+
+def test_multi_frame_fragment_decodes_at_its_times(tmp_path):
+    config, frames = video_tags(encode_flv("640x480", FRAME_COUNT, LIVE_ENCODER_ARGS))
+    times = [i * 3000 + (i % 2) * 11 for i in range(len(frames) + 1)]
+    stream = [init_segment(config, config.width, config.height)]
+    for n, start in enumerate(range(0, len(frames), 15)):  # 15 frames per fragment
+        chunk = range(start, min(start + 15, len(frames)))
+        stream.append(fmp4.fragment_of(n + 1, times[start], [
+            fmp4.Sample(times[i + 1] - times[i], frames[i].data, frames[i].keyframe)
+            for i in chunk]))
+    path = tmp_path / "multi.mp4"
+    path.write_bytes(b"".join(stream))
+    decoded = ffprobe_json(str(path), "-show_frames", "-show_entries",
+                           "frame=pts,key_frame")["frames"]
+    assert [int(f["pts"]) for f in decoded] == times[:-1]
+    assert [f["key_frame"] for f in decoded] == [int(f.keyframe) for f in frames]
+    assert run_ffmpeg_decode(str(path)) == ""
+    # The trun holds each sample's duration, size and flags; data_offset points at sample 0.
+    first = stream[1]
+    trun = find(first, b"moof", b"traf", b"trun")
+    flags, count, data_offset = struct.unpack_from(">IIi", trun)
+    assert (flags, count) == (0x000701, 15)
+    assert first[data_offset:data_offset + len(frames[0].data)] == frames[0].data
+    # A one-frame fragment() is the same bytes as before the multi-frame version existed.
+    assert fragment(3, 9000, 3000, frames[1].data, False) == fmp4.fragment_of(
+        3, 9000, [fmp4.Sample(3000, frames[1].data, False)])
+
+
+def test_prft_round_trip():
+    data = fmp4.prft(1_700_000_000.123456, 2**33 + 5)
+    assert data[:8] == struct.pack(">I4s", 32, b"prft") and data[8] == 1
+    utc, media_time = fmp4.parse_prft(data[8:])
+    assert abs(utc - 1_700_000_000.123456) < 1e-6 and media_time == 2**33 + 5
+
+
+def test_progressive_movie_plays_and_seeks(tmp_path):
+    config, frames = video_tags(encode_flv("640x480", FRAME_COUNT, LIVE_ENCODER_ARGS))
+    durations = [3000 + (i % 3) * 100 for i in range(len(frames))]
+    samples = [fmp4.Sample(d, f.data, f.keyframe) for d, f in zip(durations, frames)]
+    header = fmp4.progressive_header(config, config.width, config.height, samples)
+    data = header + b"".join(f.data for f in frames)
+    assert [kind for kind, _ in parse_boxes(data)] == [b"ftyp", b"moov", b"mdat"]
+    moov = find(data, b"moov")
+    assert b"mvex" not in [kind for kind, _ in parse_boxes(moov)]
+    assert struct.unpack_from(">I", find(moov, b"mvhd"), 16)[0] == sum(durations)
+    stbl = (b"trak", b"mdia", b"minf", b"stbl")
+    assert find(moov, *stbl, b"stss") == struct.pack(">IIII", 0, 2, 1, 31)
+    path = tmp_path / "movie.mp4"
+    path.write_bytes(data)
+    decoded = ffprobe_json(str(path), "-show_frames", "-show_entries",
+                           "frame=pts,key_frame")["frames"]
+    expected = [sum(durations[:i]) for i in range(len(frames))]
+    assert [int(f["pts"]) for f in decoded] == expected
+    assert run_ffmpeg_decode(str(path)) == ""
+    fmt = ffprobe_json(str(path), "-show_format")["format"]
+    assert abs(float(fmt["duration"]) - sum(durations) / TIMESCALE) < 0.001
+    # Seeking to 1.2 s lands on the keyframe at 1.0 s (frame 30).
+    seek = ffprobe_json(str(path), "-read_intervals", "1.2%+0.1", "-show_frames",
+                        "-show_entries", "frame=pts,key_frame")["frames"]
+    assert int(seek[0]["pts"]) == expected[30] and seek[0]["key_frame"] == 1
+
+
+def test_progressive_header_uses_64_bit_offsets_past_4_gib():
+    config, frames = video_tags(encode_flv("640x480", FRAME_COUNT, LIVE_ENCODER_ARGS))
+    big = [fmp4.Sample(3000, 1 << 30, i == 0) for i in range(5)]  # 5 GiB of (sizes only)
+    header = fmp4.progressive_header(config, 640, 480, big)
+    assert header[-16:-8] == struct.pack(">I4s", 1, b"mdat")
+    assert struct.unpack(">Q", header[-8:])[0] == 16 + 5 * (1 << 30)
+    co64 = find(header[:-16], b"moov", b"trak", b"mdia", b"minf", b"stbl", b"co64")
+    offsets = struct.unpack(">5Q", co64[8:])
+    assert offsets[0] == len(header) and offsets[4] == len(header) + 4 * (1 << 30)
