@@ -109,7 +109,7 @@ def run_phase(mode: str, cameras: int, seconds: float, warmup: float,
         config = tmp / "rec.toml"
         config.write_text(f'[recording]\nmin_free_bytes = "100M"\n[camera."*"]\nrecord = '
                           f'"{mode}"\nsegment_seconds = 60\nmotion_sensitivity = 0.5\n')
-        args = ["--record-dir", str(tmp / "rec"), "--recording-config", str(config)]
+        args = ["--record-dir", str(tmp / "rec"), "--config", str(config)]
     server = Server(args)
     try:
         async def measure():

@@ -10,13 +10,20 @@ import asyncio
 import errno
 import functools
 import logging
+import getpass
 import signal
 import sys
+from dataclasses import dataclass
 
 from aiohttp import web
 from websockets.asyncio.server import serve
 
-from .config import Settings, parse_settings
+from .access.accounts import Accounts
+from .access.credentials import TrustedProxies
+from .access.gate import Gate
+from .access.passwords import hash_password
+from .access.sessions import SessionStore
+from .config import ConfigError, Settings, parse_settings, readable_by_others
 from .ingest.camera import CameraEndpoint
 from .ingest.ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_ffmpeg
 from .ingest.stream import CameraStream
@@ -24,8 +31,9 @@ from .loopwatch import LoopMonitor
 from .outputs.audience import Audience
 from .outputs.viewer import ViewerEndpoint
 from .recording import settings as recording_settings
+from .recording.settings import CAMERA_KEYS, RecordingConfig
 from .recording.manager import RecordingManager
-from .registry import Registry
+from .registry import Registry, valid_camera_id
 from .services import Services
 from .web.guard import GuardedSite, HttpGuard
 from .web.server import make_app
@@ -44,9 +52,52 @@ def _bind_error(what: str, flag: str, port: int, exc: OSError) -> StartupError:
     return StartupError(f"Cannot listen on port {port} ({what}): {exc.strerror or exc}")
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+@dataclass(frozen=True)
+class Configured:
+    """What the config file says beyond [server], checked before anything starts."""
+    accounts: Accounts
+    recording: RecordingConfig
+
+
+CAMERA_TABLE_KEYS = ("name", *CAMERA_KEYS)
+
+
+def configure(settings: Settings) -> Configured:
+    """Check the config file's tables; ConfigError names the first bad key."""
+    where = settings.config or "config"
+    document = settings.document
+    try:
+        accounts = Accounts.from_document(document, settings.camera_token, where)
+        cameras = document.get("camera", {})
+        if not isinstance(cameras, dict):
+            raise ValueError(f"{where}: camera: write cameras as [camera.<id>] tables")
+        for camera_id, table in cameras.items():
+            if camera_id != "*" and not valid_camera_id(camera_id):
+                raise ValueError(f"{where}: camera.{camera_id}: camera ids are 1-64 characters "
+                                 "of A-Z a-z 0-9 _ -")
+            if not isinstance(table, dict):
+                raise ValueError(f"{where}: camera.{camera_id}: must be a table")
+            for key, value in table.items():
+                if key not in CAMERA_TABLE_KEYS:
+                    raise ValueError(f"{where}: camera.{camera_id}.{key}: unknown setting "
+                                     f"(known: {', '.join(CAMERA_TABLE_KEYS)})")
+            name = table.get("name")
+            if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 64):
+                raise ValueError(f"{where}: camera.{camera_id}.name: 1-64 characters")
+        recording = recording_settings.parse_config(
+            document, record_all=settings.record, record_dir=settings.record_dir)
+    except ValueError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith(where) else f"{where}: {message}") \
+            from None
+    return Configured(accounts, recording)
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None,
+              config: Configured | None = None) -> None:
     """Serve until ``stop`` is set (or a signal arrives); raise StartupError if we cannot."""
     stop = stop or asyncio.Event()
+    config = config or configure(settings)
     try:
         ffmpeg = find_ffmpeg(settings.ffmpeg)
     except FfmpegNotFound as exc:
@@ -66,21 +117,21 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         CameraStream, ffmpeg=ffmpeg, encoder=encoder, bitrate=settings.bitrate, gop=settings.gop,
         grace=settings.grace, viewer_buffer_bytes=settings.viewer_buffer_bytes,
         loop_monitor=loop_monitor)
-    registry = Registry(make_stream, settings.max_streams, max_waiting_ids=settings.max_streams)
-    try:
-        recording_config = recording_settings.load(
-            settings.recording_config, record_all=settings.record, record_dir=settings.record_dir)
-    except ValueError as exc:
-        raise StartupError(f"Recording settings: {exc}") from None
-    recordings = RecordingManager(recording_config)
+    registry = Registry(make_stream, settings.max_streams, max_waiting_ids=settings.max_streams,
+                        declared=settings.document.get("camera", {}))
+    recordings = RecordingManager(config.recording)
     await recordings.start()
     registry.on_new_stream.append(recordings.attach)  # a recorder joins each stream it records
     audience = Audience(settings.max_viewers, settings.max_viewers_per_address,
                         settings.viewer_stall_timeout)
-    cameras = CameraEndpoint(registry, settings.max_frame_bytes, settings.camera_token)
-    services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name,
-                        recordings)
-    viewers = ViewerEndpoint(registry, audience)
+    sessions = SessionStore(settings.state_dir, settings.session_days * 86400)
+    config.accounts.sessions = sessions
+    gate = Gate(config.accounts, TrustedProxies(settings.trusted_proxies),
+                settings.allowed_origins)
+    cameras = CameraEndpoint(registry, settings.max_frame_bytes, gate)
+    viewers = ViewerEndpoint(registry, audience, gate)
+    services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name, gate,
+                        sessions, viewers, recordings)
     guard = HttpGuard(settings.http_timeout, max_per_address=2 * settings.max_viewers_per_address)
 
     runner = web.AppRunner(make_app(services, guard), access_log=None,
@@ -187,23 +238,52 @@ async def _prune_forever(registry: Registry, grace: float) -> None:
         await registry.prune(grace)
 
 
-async def _main(settings: Settings) -> int:
+async def _main(settings: Settings, config: Configured) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await run(settings, stop)
+        await run(settings, stop, config)
     except StartupError as exc:
         log.error("%s", exc)
         return 2
     return 0
 
 
+def hash_password_command() -> int:
+    """``server.py hash-password``: read a password without echoing it, print its hash."""
+    try:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("The two passwords differ.", file=sys.stderr)
+            return 1
+    except (EOFError, KeyboardInterrupt):
+        return 1
+    if not password:
+        print("An empty password is no password.", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    settings = parse_settings(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hash-password"]:
+        return hash_password_command()
+    try:
+        settings = parse_settings(argv)
+        config = configure(settings)
+    except ConfigError as exc:
+        print(f"server.py: error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.root.level))
     logging.getLogger("aiohttp").setLevel(max(logging.WARNING, logging.root.level))
-    return asyncio.run(_main(settings))
+    for warning in config.accounts.warnings:
+        log.warning("%s", warning)
+    if settings.config and readable_by_others(settings.config):
+        log.warning("The config file %s can be read by other users of this machine; it holds "
+                    "passwords and tokens (chmod 600 %s)", settings.config, settings.config)
+    return asyncio.run(_main(settings, config))

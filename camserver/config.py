@@ -1,7 +1,12 @@
-"""Server settings: command-line flags, each also settable as an environment variable.
+"""Server settings: command-line flags, environment variables and the config file, resolved once.
 
-Every flag ``--some-name`` reads ``SOME_NAME`` from the environment when the flag is absent, so
-the same settings work from a shell, a systemd unit or a container. Flags win over variables.
+Every flag ``--some-name`` can also be set as the environment variable ``SOME_NAME`` or as
+``some_name`` in the config file's ``[server]`` table (``--config PATH``, env ``CONFIG``, TOML).
+Precedence: flag > environment > file > default. The file's other tables (``[[user]]``,
+``[[token]]``, ``[anonymous]``, ``[camera.<id>]``, ``[recording]``) are kept in
+:attr:`Settings.document` for the parts that read them (camserver.access, camserver.recording),
+which check them at start. A mistake anywhere is one line naming the key, and exit code 2
+(:class:`ConfigError`).
 """
 
 from __future__ import annotations
@@ -9,8 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from dataclasses import dataclass
-from typing import Mapping, Sequence
+import stat
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 ENCODERS = ("auto", "libx264", "h264_nvenc", "h264_vaapi", "h264_qsv", "h264_v4l2m2m",
             "h264_videotoolbox")
@@ -39,9 +52,28 @@ class Settings:
     # -- recording (issue 12) --
     record: bool = False
     record_dir: str | None = None
-    # TEMPORARY until the config file (issue 11) exists: a TOML file holding only the recording
-    # tables ([recording], [camera.<id>]); to be folded into --config.
-    recording_config: str | None = None
+    # -- access (issue 11) --
+    config: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    session_days: float = 30.0
+    state_dir: str = "state"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    camera_tls: bool = True
+    #: The config file's tables other than [server] (read-only).
+    document: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
+
+    def __repr__(self) -> str:  # secrets never reach a log line
+        return f"Settings(host={self.host!r}, http_port={self.http_port}, config={self.config!r})"
+
+
+class ConfigError(ValueError):
+    """A bad setting: ``str()`` is the one line to print."""
+
+
+#: Top-level tables of the config file.
+TABLES = ("server", "user", "token", "anonymous", "camera", "recording")
 
 
 def _bitrate(text: str) -> str:
@@ -146,11 +178,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-dir", type=_nonempty, default=d.record_dir,
                    help="where recordings go (default: [recording] record_dir, else "
                         "recordings/)")
-    # TEMPORARY: replaced by the config file's tables once --config exists (issue 11).
-    p.add_argument("--recording-config", type=_nonempty, default=d.recording_config,
-                   metavar="FILE", help="TOML file with the [recording] and [camera.<id>] "
-                                        "recording settings")
+    # -- access (issue 11) --
+    p.add_argument("--config", type=_nonempty, default=d.config, metavar="PATH",
+                   help="TOML config file: [server] (these options), [[user]], [[token]], "
+                        "[anonymous], [camera.<id>], [recording]; see README")
+    p.add_argument("--trusted-proxies", type=_address_list, default=d.trusted_proxies,
+                   metavar="ADDRESSES",
+                   help="comma-separated addresses or networks of reverse proxies whose "
+                        "X-Forwarded-For/-Proto headers are believed")
+    p.add_argument("--allowed-origins", type=_origin_list, default=d.allowed_origins,
+                   metavar="ORIGINS",
+                   help="comma-separated web origins (https://host[:port]) besides this "
+                        "server's own that may open viewer WebSockets and read /status")
+    p.add_argument("--session-days", type=_positive_float, default=d.session_days,
+                   help="days a login lasts (default %(default)s)")
+    p.add_argument("--state-dir", type=_nonempty, default=d.state_dir,
+                   help="where logins are kept across restarts (default %(default)s)")
+    p.add_argument("--tls-cert", type=_nonempty, default=d.tls_cert, metavar="PEM",
+                   help="certificate chain file: the three ports speak https/wss")
+    p.add_argument("--tls-key", type=_nonempty, default=d.tls_key, metavar="PEM",
+                   help="private key file for --tls-cert")
+    p.add_argument("--no-camera-tls", dest="camera_tls", action="store_false",
+                   default=d.camera_tls,
+                   help="keep the camera port plain ws:// under TLS (cameras without wss on a "
+                        "LAN)")
     return p
+
+
+def _address_list(text: str) -> tuple[str, ...]:
+    import ipaddress
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not an address or network") from None
+    return items
+
+
+def _origin_list(text: str) -> tuple[str, ...]:
+    items = tuple(item.strip().rstrip("/") for item in text.split(",") if item.strip())
+    for item in items:
+        if not re.fullmatch(r"https?://[^/\s]+", item):
+            raise argparse.ArgumentTypeError(f"{item!r} is not an origin like "
+                                             "https://example.com")
+    return items
 
 
 def _nonempty(text: str) -> str:
@@ -159,28 +231,77 @@ def _nonempty(text: str) -> str:
     return text
 
 
+def load_document(path: str) -> dict:
+    """The config file as a dict; ConfigError for a missing or malformed file."""
+    try:
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for key in document:
+        if key not in TABLES:
+            raise ConfigError(f"{path}: unknown table or key {key!r} (known: "
+                              f"{', '.join(TABLES)})")
+    return document
+
+
+def readable_by_others(path: str) -> bool:
+    """Whether users other than the owner may read ``path`` (it may hold passwords)."""
+    try:
+        return bool(os.stat(path).st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    except OSError:
+        return False
+
+
+def _convert(action: argparse.Action, value: Any, where: str) -> Any:
+    """A flag's value from the environment (a string) or the file (any TOML type), checked by
+    the flag's own type, so every source gets the same clear error."""
+    try:
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            # The setting's own value ("camera_tls = false"), whichever way its flag points.
+            return value if isinstance(value, bool) else _flag(str(value))
+        if isinstance(value, list) and action.type in (_address_list, _origin_list):
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, bool):
+            raise ValueError(f"true/false is not a value for this setting ({value!r})")
+        if isinstance(value, (list, dict)):
+            raise ValueError("must be a single value, not a list or table")
+        converted = action.type(str(value)) if action.type else str(value)
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if action.choices and converted not in action.choices:
+        raise ConfigError(f"{where}: must be one of {', '.join(action.choices)}")
+    return converted
+
+
 def parse_settings(argv: Sequence[str] | None = None,
                    environ: Mapping[str, str] | None = None) -> Settings:
-    """Parse ``argv`` with environment variables as defaults; exits with usage on bad input."""
+    """Flags over environment over config file over defaults. Exits with usage for a bad flag;
+    raises ConfigError for a bad variable or file."""
     environ = os.environ if environ is None else environ
     parser = build_parser()
-    for action in parser._actions:
-        if not action.option_strings or action.dest == "help":
-            continue
-        variable = action.dest.upper()
-        if variable in environ:
-            # Run the value through the same type check as the flag, so a bad variable gets the
-            # same clear error.
-            try:
-                if isinstance(action, argparse._StoreTrueAction):  # RECORD=1, RECORD=true
-                    value = _flag(environ[variable])
-                else:
-                    value = action.type(environ[variable]) if action.type else environ[variable]
-            except (argparse.ArgumentTypeError, ValueError) as exc:
-                parser.error(f"environment variable {variable}: {exc}")
-            if action.choices and value not in action.choices:
-                parser.error(f"environment variable {variable}: must be one of "
-                             f"{', '.join(action.choices)}")
-            action.default = value
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest != "help"}
+    known, _ = parser.parse_known_args(argv)
+    path = known.config or environ.get("CONFIG") or None
+    document: dict = {}
+    if path:
+        document = load_document(path)
+        server = document.pop("server", {})
+        if not isinstance(server, dict):
+            raise ConfigError(f"{path}: [server] must be a table")
+        for key, value in server.items():
+            action = actions.get(key)
+            if action is None or key == "config":
+                raise ConfigError(f"{path}: server.{key}: unknown setting (the [server] table "
+                                  "takes the command-line options, with underscores)")
+            action.default = _convert(action, value, f"{path}: server.{key}")
+    for dest, action in actions.items():
+        variable = dest.upper()
+        if variable in environ and dest != "config":
+            action.default = _convert(action, environ[variable],
+                                      f"environment variable {variable}")
     args = parser.parse_args(argv)
-    return Settings(**vars(args))
+    args.config = path
+    return Settings(**vars(args), document=types.MappingProxyType(document))

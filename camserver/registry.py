@@ -4,7 +4,8 @@ Only a camera creates a stream (:meth:`Registry.get_or_create`), up to ``max_str
 of a camera that is not there yet waits for it (:meth:`Registry.wait_for`) without creating
 anything: it holds one of at most ``max_waiting_ids`` waiting slots (one per distinct camera id
 waited for), which are apart from the streams, so viewers of made-up ids can never use up the
-room real cameras need.
+room real cameras need. Once cameras are declared in the config file (``[camera.<id>]``),
+viewers of undeclared ids that are not online are refused outright (:meth:`Registry.may_exist`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import re
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 from .ingest.stream import CameraStream
 
@@ -47,8 +48,10 @@ class _WaitingSlot:
 
 class Registry:
     def __init__(self, make_stream: Callable[[str], CameraStream], max_streams: int = 64,
-                 max_waiting_ids: int = 64):
+                 max_waiting_ids: int = 64, declared: Iterable[str] = ()):
         self._make_stream = make_stream
+        #: Camera ids of the config file's [camera.<id>] tables ("*" is not an id).
+        self.declared = frozenset(declared) - {"*"}
         self._max_streams = max_streams
         self._max_waiting_ids = max_waiting_ids
         self.streams: dict[str, CameraStream] = {}
@@ -76,24 +79,33 @@ class Registry:
             if (slot := self._waiting.get(key)) is not None:
                 slot.event.set()
 
-    def first(self) -> CameraStream | None:
-        """The camera a viewer gets when it names none: the first online, else the first seen."""
+    def may_exist(self, camera_id: str) -> bool:
+        """Whether a viewer may wait for ``camera_id``: it is here, declared, or nothing is."""
+        return not self.declared or camera_id in self.declared or camera_id in self.streams
+
+    def first(self, wanted: Callable[[CameraStream], bool] = lambda s: True
+              ) -> CameraStream | None:
+        """The camera a viewer gets when it names none: the first online (of those ``wanted``),
+        else the first seen."""
         for stream in self.streams.values():
-            if stream.camera is not None:
+            if stream.camera is not None and wanted(stream):
                 return stream
         for stream in self.streams.values():
-            if stream.frames_in:
+            if stream.frames_in and wanted(stream):
                 return stream
         return None
 
-    def _lookup(self, camera_id: str) -> CameraStream | None:
-        return self.first() if camera_id == ANY_CAMERA else self.streams.get(camera_id)
-
-    async def wait_for(self, camera_id: str | None) -> CameraStream:
-        """The stream of ``camera_id`` (None: the first camera), waiting until its camera
-        connects. TooManyWaiting when ``max_waiting_ids`` other ids are already waited for."""
+    async def wait_for(self, camera_id: str | None,
+                       wanted: Callable[[CameraStream], bool] = lambda s: True) -> CameraStream:
+        """The stream of ``camera_id`` (None: the first camera ``wanted``), waiting until its
+        camera connects. TooManyWaiting when ``max_waiting_ids`` other ids are already waited
+        for."""
         key = camera_id or ANY_CAMERA
-        if (stream := self._lookup(key)) is not None:
+
+        def lookup():
+            return self.first(wanted) if key == ANY_CAMERA else self.streams.get(key)
+
+        if (stream := lookup()) is not None:
             return stream
         slot = self._waiting.get(key)
         if slot is None:
@@ -103,7 +115,7 @@ class Registry:
             slot = self._waiting[key] = _WaitingSlot()
         slot.viewers += 1
         try:
-            while (stream := self._lookup(key)) is None:
+            while (stream := lookup()) is None:
                 if slot.event.is_set():  # woken, but the stream went again: wait anew
                     slot.event = asyncio.Event()
                 await slot.event.wait()

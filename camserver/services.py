@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .access.gate import Gate
+from .access.sessions import SessionStore
 from .config import Settings
 from .ingest.camera import CameraEndpoint
 from .loopwatch import LoopMonitor
 from .outputs.audience import Audience
+from .outputs.viewer import ViewerEndpoint
 from .recording.manager import RecordingManager
 from .registry import Registry
 
@@ -24,7 +27,12 @@ class Services:
     audience: Audience
     loop_monitor: LoopMonitor
     encoder_name: str
+    gate: Gate
+    sessions: SessionStore
+    viewers: ViewerEndpoint
     recordings: RecordingManager | None = None
+    #: The HTTP port speaks https.
+    tls: bool = False
 
     def server_status(self) -> dict:
         """Whole-server figures for /status and /metrics: load, limits, refusals."""

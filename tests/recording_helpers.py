@@ -14,14 +14,18 @@ from pathlib import Path
 from camserver.recording.segment import SegmentFile, read_segment
 
 
+ANONYMOUS_ALL = '[anonymous]\nallow = ["publish", "read", "playback", "status", "metrics"]\n'
+
+
 def recording_server(start_server, tmp_path: Path, toml: str = "", *args: str,
                      record_dir: Path | None = None):
     """A server recording into ``record_dir`` (default tmp_path/rec) with ``toml`` as its
     recording config; returns (server, record_dir)."""
     record_dir = record_dir or tmp_path / "rec"
     config = tmp_path / "recording.toml"
-    config.write_text(toml)
-    server = start_server("--record-dir", str(record_dir), "--recording-config", str(config),
+    # A config file closes the server to anonymous callers unless it says otherwise.
+    config.write_text(ANONYMOUS_ALL + toml)
+    server = start_server("--record-dir", str(record_dir), "--config", str(config),
                           *args)
     return server, record_dir
 

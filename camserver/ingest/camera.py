@@ -6,7 +6,9 @@ A real ESP32 that only sends binary JPEGs needs nothing else. Optional extras:
   firmware, current settings and the choices it accepts) and ``{"type": "config_ack", ...}`` are
   kept for /status (bounded: :mod:`camserver.ingest.control`), anything else is logged and
   ignored;
-- a token, when the server has one: ``Authorization: Bearer <token>`` or ``?token=<token>``.
+- credentials, where the server asks for them (``--camera-token``, or a config file whose
+  anonymous callers may not ``publish``): ``Authorization: Bearer <token>`` or
+  ``?token=<token>``, checked once, before the handshake, by :mod:`camserver.access.gate`.
 
 Every binary message is checked (:func:`camserver.media.jpeg.inspect_jpeg`) before FFmpeg sees
 it. A bad one is dropped with a rate-limited log line saying why; the connection and stream go
@@ -15,7 +17,6 @@ on. Nothing a camera sends is kept or logged unbounded (:mod:`camserver.ratelimi
 
 from __future__ import annotations
 
-import hmac
 import http
 import json
 import logging
@@ -26,6 +27,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..access.gate import Gate, Refusal
 from ..media.jpeg import JpegError, inspect_jpeg
 from ..messages import BadMessage, parse_object
 from ..ratelimit import RateLimitedLog, clip
@@ -47,34 +49,37 @@ def camera_id_from_path(path: str) -> str | None:
     return route if valid_camera_id(route) else None
 
 
-def _token_from(request: Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
-    return query.get("token", [None])[0]
-
-
 class CameraEndpoint:
-    def __init__(self, registry: Registry, max_frame_bytes: int, token: str | None = None):
+    def __init__(self, registry: Registry, max_frame_bytes: int, gate: Gate, tls: bool = False):
         self.registry = registry
         self.max_frame_bytes = max_frame_bytes
-        self.token = token
+        self.gate = gate
+        self.tls = tls
         self.connections = 0
 
-    def check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Refuse a bad id or token with a plain HTTP error before the WebSocket handshake."""
-        if camera_id_from_path(request.path) is None:
+    async def check_request(self, connection: ServerConnection,
+                            request: Request) -> Response | None:
+        """Refuse a bad id, a page of another site, or a caller that may not publish as this
+        id, with a plain HTTP error before the WebSocket handshake."""
+        camera_id = camera_id_from_path(request.path)
+        if camera_id is None:
             return connection.respond(
                 http.HTTPStatus.BAD_REQUEST,
                 "Camera id must be 1-64 characters of A-Z a-z 0-9 _ -\n")
-        if self.token is not None:
-            given = _token_from(request) or ""
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
-                address = connection.remote_address[0]
-                _log.log(logging.WARNING, f"token:{address}",
-                         "Camera from %s refused: missing or wrong token", address)
-                return connection.respond(http.HTTPStatus.UNAUTHORIZED, "Wrong camera token\n")
+        try:
+            self.gate.check_origin(request.headers)
+            caller = await self.gate.identify(request.headers, request.path,
+                                              connection.remote_address[0], self.tls)
+            self.gate.check(caller, "publish", camera_id)
+        except Refusal as refusal:
+            _log.log(logging.WARNING, f"refused:{connection.remote_address[0]}",
+                     "Camera %s from %s refused: %s", camera_id, connection.remote_address[0],
+                     str(refusal).strip())
+            response = connection.respond(refusal.status, str(refusal))
+            if refusal.challenge:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="camserver"'
+            return response
+        connection.caller = caller
         return None
 
     async def handle(self, connection: ServerConnection) -> None:

@@ -21,6 +21,7 @@ from typing import Iterable
 
 from ..ingest.packager import InitSegment, VideoFrame
 from ..ratelimit import RateLimitedLog
+from .wsframe import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ class Viewer:
         self.frames_skipped = 0
         self.bytes_sent = 0
 
-    def send(self, message: bytes | str) -> None:
-        """Queue ``message`` for delivery without waiting. Must not raise for a closed peer."""
+    def send(self, item: Outgoing) -> None:
+        """Queue ``item.message`` for delivery without waiting (WebSocket viewers write
+        ``item.framed``, built once for all of them). Must not raise for a closed peer."""
         raise NotImplementedError
 
     def backlog(self) -> int:
@@ -62,9 +64,9 @@ class Viewer:
     def close(self) -> None:
         """End the stream politely at shutdown, where the viewer's server does not."""
 
-    def _deliver(self, message: bytes | str) -> None:
-        self.send(message)
-        self.bytes_sent += len(message)
+    def _deliver(self, item: Outgoing) -> None:
+        self.send(item)
+        self.bytes_sent += len(item)
 
 
 class Fanout:
@@ -87,17 +89,17 @@ class Fanout:
     def add(self, viewer: Viewer, hello: dict | None = None) -> None:
         self.viewers.add(viewer)
         if hello is not None and viewer.format != "ts":
-            viewer._deliver(json.dumps(hello))
+            viewer._deliver(Outgoing(json.dumps(hello)))
         if viewer.format == "mjpeg":
             if self.last_jpeg is not None:
-                self._send(viewer, self.last_jpeg)
+                self._send(viewer, Outgoing(self.last_jpeg))
             return
         if viewer.format == "fmp4" and self.init is not None:
             self._send_init(viewer, self.init)
         if self.gop:
             viewer.skipping = False
             for frame in self.gop:
-                self._send(viewer, frame.ts if viewer.format == "ts" else frame.fmp4)
+                self._send(viewer, Outgoing(frame.ts if viewer.format == "ts" else frame.fmp4))
 
     def remove(self, viewer: Viewer) -> None:
         self.viewers.discard(viewer)
@@ -115,11 +117,12 @@ class Fanout:
 
     def publish_video(self, frame: VideoFrame) -> None:
         self._remember(frame)
+        ts, fmp4 = Outgoing(frame.ts), Outgoing(frame.fmp4)
         for viewer in self.viewers:
             if viewer.format == "mjpeg":
                 continue
             if self._may_send_video(viewer, frame.keyframe):
-                self._send(viewer, frame.ts if viewer.format == "ts" else frame.fmp4)
+                self._send(viewer, ts if viewer.format == "ts" else fmp4)
 
     def wants_repeats(self) -> bool:
         """Whether any viewer would get a repeat now (an fMP4 viewer that is playing)."""
@@ -128,28 +131,30 @@ class Fanout:
     def publish_repeat(self, frame: VideoFrame) -> None:
         """A repeat picture (packager.Packager.repeat): for fMP4 viewers that are playing, never
         kept for viewers who join later."""
+        fmp4 = Outgoing(frame.fmp4)
         for viewer in self.viewers:
             if viewer.format == "fmp4" and not viewer.skipping \
                     and viewer.backlog() <= self.limit_bytes:
-                self._send(viewer, frame.fmp4)
+                self._send(viewer, fmp4)
 
     def publish_jpeg(self, message: bytes) -> None:
         """``message`` is :data:`MJPEG_HEADER` + JPEG."""
         self.last_jpeg = message
+        item = Outgoing(message)
         for viewer in self.viewers:
             if viewer.format != "mjpeg":
                 continue
             if viewer.backlog() > 2 * len(message):
                 viewer.frames_skipped += 1
             else:
-                self._send(viewer, message)
+                self._send(viewer, item)
 
     def publish_event(self, event: dict, formats: Iterable[str] = ("fmp4", "mjpeg")) -> None:
         """A JSON text message (camera state, stream info) for viewers that read text."""
-        text = json.dumps(event)
+        item = Outgoing(json.dumps(event))
         for viewer in self.viewers:
             if viewer.format in formats:
-                viewer._deliver(text)
+                viewer._deliver(item)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -188,13 +193,13 @@ class Fanout:
             self._gop_bytes = 0
 
     def _send_init(self, viewer: Viewer, init: InitSegment) -> None:
-        viewer._deliver(json.dumps({"type": "init", "codec": init.codec,
-                                    "width": init.width, "height": init.height}))
-        viewer._deliver(init.data)
+        viewer._deliver(Outgoing(json.dumps({"type": "init", "codec": init.codec,
+                                             "width": init.width, "height": init.height})))
+        viewer._deliver(Outgoing(init.data))
         # Frames after a new init segment must start at a keyframe.
         viewer.skipping = True
 
-    def _send(self, viewer: Viewer, message: bytes) -> None:
-        viewer._deliver(message)
+    def _send(self, viewer: Viewer, item: Outgoing) -> None:
+        viewer._deliver(item)
         viewer.frames_sent += 1
-        self.bytes_out += len(message)
+        self.bytes_out += len(item)

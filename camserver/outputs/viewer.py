@@ -1,40 +1,50 @@
-"""The viewer side: ``ws://HOST:8766[/<camera_id>][?format=ts|fmp4|mjpeg]``.
+"""The viewer WebSocket: ``ws://HOST:8766[/<camera_id>][?format=ts|fmp4|mjpeg]``, and the same
+protocol at ``/ws/<camera_id>?format=...`` on the HTTP port (one origin and one certificate
+behind a proxy; see camserver/web/viewer_ws.py).
 
 - ``ts`` (default): binary messages only, each the MPEG-TS packets of one frame. Concatenated,
   they are a stream any player reads (``ffplay``, VLC via a relay, mpegts.js).
 - ``fmp4``: text ``{"type": "init", "codec", "width", "height"}`` then a binary init segment, then
   one binary fMP4 fragment per frame. A fragment's decode time is the frame's arrival time at the
   server in 90 kHz ticks after ``epoch_ms`` (sent in the first text message).
-- ``mjpeg``: binary :data:`camserver.fanout.MJPEG_HEADER` + JPEG per frame.
+- ``mjpeg``: binary :data:`camserver.outputs.fanout.MJPEG_HEADER` + JPEG per frame.
 
 For ``fmp4`` and ``mjpeg`` the first message is ``{"type": "stream", "camera", "format",
-"epoch_ms", "online", "cameras"}``; ``{"type": "camera", "state": "online"|"offline"}`` follows
-when the camera comes and goes; a text ``{"type": "ping", "t": X}`` from the viewer is answered
-by ``{"type": "pong", "t": X, "server_ms": <server clock, Unix ms>}`` for clock-offset estimates.
-Without a camera id the viewer gets the first camera. A viewer of a camera that is not there yet
-waits (creating nothing, in a bounded number of waiting slots,
-:meth:`camserver.registry.Registry.wait_for`); the stream message comes when the camera connects. Viewers are admitted, counted and watched for stalls by
-:class:`~camserver.outputs.audience.Audience`.
+"epoch_ms", "online", "cameras"}`` (``cameras``: those the caller may read);
+``{"type": "camera", "state": "online"|"offline"}`` follows when the camera comes and goes; a
+text ``{"type": "ping", "t": X}`` from the viewer is answered by ``{"type": "pong", "t": X,
+"server_ms": <server clock, Unix ms>}`` for clock-offset estimates.
+
+Before the handshake (:meth:`ViewerEndpoint.refusal`): the path (400), the page's origin (403),
+the caller's credentials (401, 429) and its ``read`` permission on the camera (401/403), the
+camera id when cameras are declared (404), and room (503). Without a camera id the viewer gets
+the first camera it may read. A viewer of a camera that is not there yet waits (creating
+nothing, in a bounded number of waiting slots, :meth:`camserver.registry.Registry.wait_for`);
+the stream message comes when the camera connects. Viewers are admitted, counted and watched
+for stalls by :class:`~camserver.outputs.audience.Audience`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http
 import json
 import logging
 import time
 import urllib.parse
+from typing import AsyncIterator, Awaitable, Callable
 
-from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
+from ..access.gate import Caller, Gate, Refusal
 from ..messages import BadMessage, parse_object
 from ..ratelimit import RateLimitedLog
 from ..registry import Registry, TooManyWaiting, valid_camera_id
 from .audience import Audience, Refused
 from .fanout import FORMATS, Viewer
+from .wsframe import Outgoing
 
 log = logging.getLogger(__name__)
 _log = RateLimitedLog(log)
@@ -43,10 +53,11 @@ _log = RateLimitedLog(log)
 MAX_TEXT_BYTES = 4096
 
 
-def parse_viewer_path(path: str) -> tuple[str | None, str]:
+def parse_viewer_path(path: str, prefix: str = "") -> tuple[str | None, str]:
     """Return (camera id or None for "first camera", format); ValueError says what is wrong."""
     parts = urllib.parse.urlsplit(path)
-    route = parts.path.strip("/")
+    route = parts.path[len(prefix):] if prefix else parts.path
+    route = route.strip("/")
     fmt = urllib.parse.parse_qs(parts.query).get("format", ["ts"])[0]
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
@@ -56,68 +67,124 @@ def parse_viewer_path(path: str) -> tuple[str | None, str]:
 
 
 class WebSocketViewer(Viewer):
-    def __init__(self, connection: ServerConnection, fmt: str):
-        address, port = connection.remote_address[:2]
-        super().__init__(fmt, f"{address}:{port}", address)
-        self.connection = connection
+    """A viewer on either WebSocket server: frames go straight to its transport (built once
+    for all viewers, camserver.outputs.wsframe) while the connection is open."""
 
-    def send(self, message: bytes | str) -> None:
-        # broadcast() writes without waiting for the peer: the policy in Fanout bounds what
-        # piles up, using backlog() below.
-        broadcast((self.connection,), message)
+    def __init__(self, fmt: str, transport: asyncio.Transport, peer: str, address: str,
+                 is_open: Callable[[], bool], session: str | None = None,
+                 close: Callable[[], None] | None = None):
+        super().__init__(fmt, peer, address)
+        self.transport = transport
+        self._is_open = is_open
+        self._close = close
+        #: The login session it was opened with: logging out closes it.
+        self.session = session
+
+    def send(self, item: Outgoing) -> None:
+        if self._is_open() and not self.transport.is_closing():
+            self.transport.write(item.framed)
 
     def backlog(self) -> int:
-        transport = self.connection.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
+        return self.transport.get_write_buffer_size() if not self.transport.is_closing() else 0
 
     def abort(self) -> None:
-        if self.connection.transport is not None:
-            self.connection.transport.abort()
+        self.transport.abort()
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
 
 
 class ViewerEndpoint:
-    def __init__(self, registry: Registry, audience: Audience):
+    def __init__(self, registry: Registry, audience: Audience, gate: Gate, tls: bool = False):
         self.registry = registry
         self.audience = audience
+        self.gate = gate
+        self.tls = tls
 
-    def check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    # -- before the handshake (both servers) -----------------------------------------------------
+
+    async def refusal(self, path: str, headers, peer: str, tls: bool,
+                      prefix: str = "") -> tuple[int, str, bool] | Caller:
+        """The caller if it may watch, else (status, reason, send a Basic challenge)."""
         try:
-            parse_viewer_path(request.path)
+            camera_id, _ = parse_viewer_path(path, prefix)
         except ValueError as exc:
-            return connection.respond(http.HTTPStatus.BAD_REQUEST, f"{exc}\n")
+            return 400, f"{exc}\n", False
         try:
-            self.audience.check(connection.remote_address[0])
+            self.gate.check_origin(headers)
+            caller = await self.gate.identify(headers, path, peer, tls)
+            self.gate.check(caller, "read", camera_id)
+            if camera_id is not None and not self.registry.may_exist(camera_id):
+                return 404, f"no camera {camera_id} here\n", False
+            self.audience.check(caller.client.address)
+        except Refusal as refusal:
+            return refusal.status, str(refusal), refusal.challenge
         except Refused as exc:
-            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, f"{exc}\n")
+            return 503, f"{exc}\n", False
+        return caller
+
+    async def check_request(self, connection: ServerConnection,
+                            request: Request) -> Response | None:
+        """websockets' hook on the viewer port."""
+        result = await self.refusal(request.path, request.headers,
+                                    connection.remote_address[0], self.tls)
+        if not isinstance(result, Caller):
+            status, reason, challenge = result
+            response = connection.respond(status, reason)
+            if challenge:
+                response.headers["WWW-Authenticate"] = 'Basic realm="camserver"'
+            return response
+        connection.caller = result
         return None
 
+    # -- after it --------------------------------------------------------------------------------
+
     async def handle(self, connection: ServerConnection) -> None:
+        """The viewer port's connection handler."""
         camera_id, fmt = parse_viewer_path(connection.request.path)
-        viewer = WebSocketViewer(connection, fmt)
+        caller: Caller = connection.caller
+        viewer = WebSocketViewer(
+            fmt, connection.transport, "%s:%s" % connection.remote_address[:2],
+            caller.client.address, lambda: connection.protocol.state is State.OPEN,
+            caller.principal.session)
+
+        async def controls() -> AsyncIterator[str]:
+            try:
+                async for message in connection:
+                    if isinstance(message, str):
+                        yield message
+            except ConnectionClosed:
+                pass
+
+        async def close(code: int, reason: str) -> None:
+            await connection.close(code, reason)
+
+        await self.serve(viewer, caller, camera_id, fmt, controls(), close)
+
+    async def serve(self, viewer: WebSocketViewer, caller: Caller, camera_id: str | None,
+                    fmt: str, controls: AsyncIterator[str],
+                    close: Callable[[int, str], Awaitable[None]]) -> None:
+        """Admit ``viewer``, wait for its camera if need be, and feed it until it leaves.
+        ``controls`` yields the viewer's text messages until the connection ends."""
         try:
             self.audience.admit(viewer)  # checked before the handshake; counted from here
         except Refused as exc:
-            await connection.close(1013, str(exc)[:120])
+            await close(1013, str(exc)[:120])
             return
-        try:
-            await self._serve(connection, viewer, camera_id, fmt)
-        finally:
-            self.audience.leave(viewer)
-
-    async def _serve(self, connection: ServerConnection, viewer: WebSocketViewer,
-                     camera_id: str | None, fmt: str) -> None:
         # Control messages (clock pings) are answered from the start, while waiting too.
-        reader = asyncio.ensure_future(self._read_controls(connection, viewer))
+        reader = asyncio.ensure_future(self._answer(viewer, controls))
         try:
-            stream = await self._stream_for(connection, camera_id, reader)
+            stream = await self._stream_for(caller, camera_id, reader, close)
             if stream is None:
                 return
-            _log.log(logging.INFO, f"join:{stream.id}", "Viewer %s watching camera %s (%s)",
-                     viewer.peer, stream.id, fmt)
+            _log.log(logging.INFO, f"join:{stream.id}", "Viewer %s (%s) watching camera %s (%s)",
+                     viewer.peer, caller.principal.name, stream.id, fmt)
             stream.fanout.add(viewer, hello={
                 "type": "stream", "camera": stream.id, "format": fmt,
                 "epoch_ms": stream.epoch_ms, "online": stream.camera is not None,
-                "cameras": list(self.registry.streams)})
+                "cameras": [c for c in self.registry.streams
+                            if caller.principal.may("read", c)]})
             try:
                 await reader
             finally:
@@ -127,15 +194,19 @@ class ViewerEndpoint:
                          stream.id, viewer.frames_sent, viewer.frames_skipped)
         finally:
             reader.cancel()
+            self.audience.leave(viewer)
 
-    async def _stream_for(self, connection: ServerConnection, camera_id: str | None,
-                          reader: asyncio.Future):
+    async def _stream_for(self, caller: Caller, camera_id: str | None, reader: asyncio.Future,
+                          close: Callable[[int, str], Awaitable[None]]):
         """The camera's stream, waiting for the camera if need be; None if the viewer leaves
         first or there is no room to wait."""
-        stream = self.registry.get(camera_id) if camera_id else self.registry.first()
+        def readable(stream) -> bool:
+            return caller.principal.may("read", stream.id)
+
+        stream = self.registry.get(camera_id) if camera_id else self.registry.first(readable)
         if stream is not None:
             return stream
-        arrival = asyncio.ensure_future(self.registry.wait_for(camera_id))
+        arrival = asyncio.ensure_future(self.registry.wait_for(camera_id, readable))
         try:
             done, _ = await asyncio.wait((arrival, reader), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -145,23 +216,16 @@ class ViewerEndpoint:
         try:
             return arrival.result()
         except TooManyWaiting as exc:
-            await connection.close(1013, str(exc)[:120])
+            await close(1013, str(exc)[:120])
             return None
 
-    async def _read_controls(self, connection: ServerConnection, viewer: WebSocketViewer) -> None:
-        try:
-            async for message in connection:
-                if isinstance(message, str):
-                    self._control(viewer, message)
-        except ConnectionClosed:
-            pass
-
-    @staticmethod
-    def _control(viewer: WebSocketViewer, message: str) -> None:
-        try:
-            data = parse_object(message, MAX_TEXT_BYTES)
-        except BadMessage:
-            return  # a viewer's malformed control message costs it nothing and us nothing
-        t = data.get("t")
-        if data.get("type") == "ping" and (t is None or isinstance(t, (int, float))):
-            viewer.send(json.dumps({"type": "pong", "t": t, "server_ms": time.time() * 1000}))
+    async def _answer(self, viewer: Viewer, controls: AsyncIterator[str]) -> None:
+        async for message in controls:
+            try:
+                data = parse_object(message, MAX_TEXT_BYTES)
+            except BadMessage:
+                continue  # a viewer's malformed control message costs it nothing and us nothing
+            t = data.get("t")
+            if data.get("type") == "ping" and (t is None or isinstance(t, (int, float))):
+                viewer._deliver(Outgoing(json.dumps({"type": "pong", "t": t,
+                                                     "server_ms": time.time() * 1000})))

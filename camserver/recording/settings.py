@@ -217,24 +217,3 @@ def parse_config(document: Mapping[str, Any], *, record_all: bool = False,
 
 
 CAMERA_KEYS = CameraRecording.KEYS
-
-
-def load(path: str | None, *, record_all: bool = False,
-         record_dir: str | None = None) -> RecordingConfig:
-    """TEMPORARY until the config file (issue 11) exists: read the recording tables from the TOML
-    file ``--recording-config`` names (None: flags only). Raises ValueError with the file's name
-    and the offending key."""
-    document: Mapping[str, Any] = {}
-    if path is not None:
-        import tomllib
-        try:
-            with open(path, "rb") as f:
-                document = tomllib.load(f)
-        except OSError as exc:
-            raise ValueError(f"{path}: {exc.strerror or exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-    try:
-        return parse_config(document, record_all=record_all, record_dir=record_dir)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}" if path else str(exc)) from None

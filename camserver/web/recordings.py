@@ -201,11 +201,11 @@ def add_routes(app: web.Application, manager: RecordingManager,
             request.transport is not None and request.transport.close()
         return response
 
-    app.router.add_get("/recordings", page)
-    app.router.add_get("/api/recordings", cameras)
+    app.router.add_get("/recordings", page, name="recordings-page")
+    app.router.add_get("/api/recordings", cameras, name="recordings-cameras")
     # Greedy ids so that an id with a slash (a traversal attempt) reaches the 400 check.
-    app.router.add_get("/api/recordings/{id:.+}/clip.mp4", clip)
-    app.router.add_get("/api/recordings/{id:.+}", listing)
+    app.router.add_get("/api/recordings/{id:.+}/clip.mp4", clip, name="recordings-clip")
+    app.router.add_get("/api/recordings/{id:.+}", listing, name="recordings-listing")
 
 
 def _parse_range(header: str, size: int):

@@ -6,6 +6,9 @@
 - ``/stream[/<id>].ts|.mjpeg``: :mod:`camserver.web.streams`.
 - ``POST /api/cameras/<id>/config``: settings forwarded to the camera.
 - ``/recordings``, ``/api/recordings...``: :mod:`camserver.web.recordings`.
+- ``/ws[/<id>]``: the viewer WebSocket (:mod:`camserver.web.viewer_ws`).
+- ``/login``, ``/logout``, ``/api/cameras``: :mod:`camserver.web.access`, which also holds the
+  access rule of every route and the middleware that checks it.
 
 Every connection goes through :class:`~camserver.web.guard.HttpGuard` (deadlines, per-address
 cap); request bodies are read with :func:`~camserver.web.guard.read_body` (size, time).
@@ -25,9 +28,10 @@ from ..outputs.fanout import MJPEG_HEADER
 from ..ratelimit import RateLimitedLog, clip
 from ..registry import valid_camera_id
 from ..services import Services
+from . import access
 from .guard import HttpGuard, read_body
 from .recordings import add_routes as add_recording_routes
-from .recordings import allow_all
+from .viewer_ws import viewer_ws_handler
 from .status import prometheus_text, status
 from .streams import live_handler
 
@@ -41,6 +45,8 @@ MAX_API_BODY = 64 * 1024
 
 def make_app(services: Services, guard: HttpGuard) -> web.Application:
     registry = services.registry
+    gate = services.gate
+    tls = services.tls
 
     def stream_for(request: web.Request):
         camera_id = request.match_info.get("id")
@@ -60,13 +66,21 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
     async def mjpeg_page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(ROOT / "client_mjpeg.html", headers={"Cache-Control": "no-cache"})
 
+    def cors(request: web.Request) -> dict:
+        # Only the origins the user listed (--allowed-origins) may read these from their pages.
+        origin = request.headers.get("Origin", "")
+        if origin.rstrip("/").lower() in gate.allowed_origins:
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {}
+
     async def get_status(request: web.Request) -> web.Response:
         return web.json_response(status(services), headers={"Cache-Control": "no-store",
-                                                            "Access-Control-Allow-Origin": "*"})
+                                                            **cors(request)})
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(text=prometheus_text(services), content_type="text/plain",
-                            charset="utf-8", headers={"Cache-Control": "no-store"})
+                            charset="utf-8", headers={"Cache-Control": "no-store",
+                                                      **cors(request)})
 
     async def snapshot(request: web.Request) -> web.Response:
         stream = stream_for(request)
@@ -78,6 +92,9 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
     async def configure_camera(request: web.Request) -> web.Response:
         """Forward settings to a connected camera (the firmware applies and saves them)."""
         stream = stream_for(request)
+        if request.content_type != "application/json":
+            # A cross-site form can post text/plain without asking; JSON needs a preflight.
+            raise web.HTTPUnsupportedMediaType(text="send the settings as application/json\n")
         body = await read_body(request, MAX_API_BODY, services.settings.http_timeout)
         try:
             message = config_message(parse_object(body, MAX_API_BODY))
@@ -90,18 +107,36 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
                  clip(json.dumps(message)))
         return web.json_response({"sent": message}, status=202)
 
-    app = web.Application(middlewares=[guard.middleware], client_max_size=MAX_API_BODY)
-    app.router.add_get("/", index)
-    app.router.add_get("/mjpeg", mjpeg_page)
-    app.router.add_get("/status", get_status)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_post("/api/cameras/{id}/config", configure_camera)
-    app.router.add_get("/snapshot.jpg", snapshot)
-    app.router.add_get("/snapshot/{id}.jpg", snapshot)
+    def cameras_listing() -> list[dict]:
+        """Every camera a page may list: the online and recent ones and the declared ones."""
+        names = {camera_id: table.get("name") for camera_id, table in
+                 services.settings.document.get("camera", {}).items() if camera_id != "*"}
+        listed = []
+        for camera_id in dict.fromkeys([*registry.streams, *names]):
+            stream = registry.get(camera_id)
+            listed.append({"id": camera_id, "name": names.get(camera_id) or camera_id,
+                           "online": stream is not None and stream.camera is not None,
+                           "width": stream.size[0] if stream and stream.size else None,
+                           "height": stream.size[1] if stream and stream.size else None})
+        return listed
+
+    app = web.Application(middlewares=[guard.middleware, access.make_middleware(gate, tls)],
+                          client_max_size=MAX_API_BODY)
+    app.router.add_get("/", index, name="page-h264")
+    app.router.add_get("/mjpeg", mjpeg_page, name="page-mjpeg")
+    app.router.add_get("/status", get_status, name="status")
+    app.router.add_get("/metrics", metrics, name="metrics")
+    app.router.add_post("/api/cameras/{id}/config", configure_camera, name="camera-config")
+    app.router.add_get("/snapshot.jpg", snapshot, name="snapshot-first")
+    app.router.add_get("/snapshot/{id}.jpg", snapshot, name="snapshot")
     live = live_handler(services, stream_for)
-    app.router.add_get(r"/stream.{ext:ts|mjpeg}", live)
-    app.router.add_get(r"/stream/{id}.{ext:ts|mjpeg}", live)
-    app.router.add_static("/static", ROOT / "static")
+    app.router.add_get(r"/stream.{ext:ts|mjpeg}", live, name="stream-first")
+    app.router.add_get(r"/stream/{id}.{ext:ts|mjpeg}", live, name="stream")
+    ws = viewer_ws_handler(services.viewers, tls)
+    app.router.add_get("/ws", ws, name="ws-first")
+    app.router.add_get("/ws/{id}", ws, name="ws")
+    app.router.add_static("/static", ROOT / "static", name="static")
+    access.add_routes(app, gate, services.sessions, services.audience, tls, cameras_listing)
     if services.recordings is not None:
-        add_recording_routes(app, services.recordings, allow_all)
+        add_recording_routes(app, services.recordings, access.authorize(gate))
     return app

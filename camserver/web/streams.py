@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..outputs.audience import Refused
 from ..outputs.fanout import MJPEG_HEADER, Viewer
+from ..outputs.wsframe import Outgoing
 from ..ratelimit import RateLimitedLog
 from ..services import Services
 
@@ -37,7 +38,8 @@ class HttpViewer(Viewer):
         self._wakeup = asyncio.Event()
         self._closed = False
 
-    def send(self, message: bytes | str) -> None:
+    def send(self, item: Outgoing) -> None:
+        message = item.message
         if isinstance(message, str):
             return  # JSON events are for WebSocket viewers
         if self.format == "mjpeg":

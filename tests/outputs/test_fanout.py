@@ -12,8 +12,8 @@ class FakeViewer(Viewer):
         self.messages: list = []
         self.stuck = 0
 
-    def send(self, message):
-        self.messages.append(message)
+    def send(self, item):
+        self.messages.append(item.message)
 
     def backlog(self):
         return self.stuck

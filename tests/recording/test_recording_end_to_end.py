@@ -18,7 +18,8 @@ import pytest
 
 from conftest import ROOT
 from helpers import Received, ScriptedCamera, probe_frames, watch
-from recording_helpers import (camera_status, decode_errors, get_json, probe, read,
+from recording_helpers import (ANONYMOUS_ALL, camera_status, decode_errors, get_json,
+                               probe, read,
                                recording_server, segment_files, wait_until)
 
 CONTINUOUS = """
@@ -195,9 +196,9 @@ def test_a_full_disk_stops_recording_with_one_line_and_resumes_live_viewers_see_
     try:
         record_dir = disk.path / "rec"
         config = tmp_path / "full.toml"
-        config.write_text('[recording]\nmin_free_bytes = 0\n[camera."*"]\n'
+        config.write_text(ANONYMOUS_ALL + '[recording]\nmin_free_bytes = 0\n[camera."*"]\n'
                           'record = "continuous"\nsegment_seconds = 2\n')
-        server = start_server("--record-dir", str(record_dir), "--recording-config",
+        server = start_server("--record-dir", str(record_dir), "--config",
                               str(config), env=disk.env)
         live = LiveCameraAndViewer(server, "cam")
         wait_until(lambda: camera_status(server, "cam").get("recording", {})
@@ -293,10 +294,9 @@ class _Stop:
 def test_bad_recording_settings_stop_the_server_at_start_with_one_clear_line(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text('[camera.desk]\nrecord = "continuous"\nkeep = "a week"\n')
-    proc = subprocess.run([sys.executable, str(ROOT / "server.py"), "--recording-config",
+    proc = subprocess.run([sys.executable, str(ROOT / "server.py"), "--config",
                            str(config), "--http-port", "0", "--camera-port", "0",
                            "--viewer-port", "0"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert f"Recording settings: {config}: camera.desk.keep: must look like 7d, 12h or 30m" \
-        in proc.stderr
+    assert f"{config}: camera.desk.keep: must look like 7d, 12h or 30m" in proc.stderr
     assert "Traceback" not in proc.stderr

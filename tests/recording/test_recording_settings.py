@@ -90,28 +90,10 @@ def test_errors_name_the_key(document, message):
 def test_flags_and_their_environment_variables(tmp_path, capsys):
     from camserver.config import parse_settings
     s = parse_settings(["--record", "--record-dir", "/srv/rec"], environ={})
-    assert (s.record, s.record_dir, s.recording_config) == (True, "/srv/rec", None)
+    assert (s.record, s.record_dir, s.config) == (True, "/srv/rec", None)
     assert parse_settings([], environ={"RECORD": "1", "RECORD_DIR": "x"}).record is True
     assert parse_settings([], environ={"RECORD": "off"}).record is False
     assert parse_settings([], environ={}).record is False
-    with pytest.raises(SystemExit):
+    from camserver.config import ConfigError
+    with pytest.raises(ConfigError, match="environment variable RECORD"):
         parse_settings([], environ={"RECORD": "maybe"})
-    assert "environment variable RECORD" in capsys.readouterr().err
-
-
-def test_the_temporary_recording_config_file(tmp_path):
-    from camserver.recording.settings import load
-    path = tmp_path / "rec.toml"
-    path.write_text('[recording]\nmax_bytes = "2G"\n[camera.desk]\nrecord = "motion"\n')
-    config = load(str(path), record_dir="/x")
-    assert config.recording.max_bytes == 2 << 30 and config.recording.record_dir == "/x"
-    assert config.for_camera("desk").record == "motion"
-    path.write_text('[camera.desk]\nkeep = "soon"\n')
-    with pytest.raises(ValueError, match=r"rec.toml: camera.desk.keep: must look like 7d"):
-        load(str(path))
-    path.write_text('[camera.desk\n')
-    with pytest.raises(ValueError, match="rec.toml"):
-        load(str(path))
-    with pytest.raises(ValueError, match="missing.toml"):
-        load(str(tmp_path / "missing.toml"))
-    assert load(None, record_all=True).for_camera("a").record == "continuous"

@@ -20,7 +20,8 @@ from camserver.recording.recorder import iso
 from camserver.recording.settings import parse_config
 from camserver.web.recordings import add_routes
 from conftest import CameraProcess, ServerProcess
-from recording_helpers import (camera_status, decode_errors, get, get_json, probe, read,
+from recording_helpers import (ANONYMOUS_ALL, camera_status, decode_errors, get, get_json,
+                               probe, read,
                                segment_files, wait_until)
 
 GOP = 1.0
@@ -31,10 +32,10 @@ def recorded(tmp_path_factory):
     """A server that recorded camera "cam" for ~9 s in 2 s files, camera gone since."""
     tmp = tmp_path_factory.mktemp("recorded")
     config = tmp / "rec.toml"
-    config.write_text('[recording]\nmin_free_bytes = "10M"\nclip_max_seconds = 600\n'
+    config.write_text(ANONYMOUS_ALL + '[recording]\nmin_free_bytes = "10M"\nclip_max_seconds = 600\n'
                       '[camera."*"]\nrecord = "continuous"\nsegment_seconds = 2\n')
     record_dir = tmp / "rec"
-    server = ServerProcess("--record-dir", str(record_dir), "--recording-config", str(config))
+    server = ServerProcess("--record-dir", str(record_dir), "--config", str(config))
     server.wait_ready()
     camera = CameraProcess(server.camera_url("cam"))
     try:

@@ -107,8 +107,9 @@ def test_settings_are_forwarded_to_the_camera(server):
             wait_until(lambda: status(server)["cameras"])
 
             def post(body):
-                request = urllib.request.Request(server.http_url("/api/cameras/cfg/config"),
-                                                 data=json.dumps(body).encode(), method="POST")
+                request = urllib.request.Request(
+                    server.http_url("/api/cameras/cfg/config"), data=json.dumps(body).encode(),
+                    method="POST", headers={"Content-Type": "application/json"})
                 try:
                     with urllib.request.urlopen(request, timeout=5) as response:
                         return response.status, response.read().decode()
