@@ -10,17 +10,32 @@ export function localNow() {
   return performance.timeOrigin + performance.now();
 }
 
-/** The viewer WebSocket URL: same host as the page, port from ?ws_port= (default 8766). */
+/**
+ * The viewer WebSocket URL: by default the server's /ws/<camera> next to this page (same origin,
+ * same certificate, same login cookie; relative, so a reverse proxy's path prefix carries over).
+ * ?ws_url= (a base URL), or ?ws_port= / ?ws_host= (the separate viewer port) override it.
+ */
 export function viewerUrl(camera, format) {
-  if (params.get("ws_url")) {  // e.g. wss://example.org/cams behind a reverse proxy
+  const path = camera ? "/" + encodeURIComponent(camera) : "";
+  if (params.get("ws_url")) {
     const base = params.get("ws_url").replace(/\/+$/, "");
-    return `${base}/${camera ? encodeURIComponent(camera) : ""}?format=${format}`;
+    return `${base}${path || "/"}?format=${format}`;
   }
   const secure = location.protocol === "https:";
-  const host = params.get("ws_host") || location.hostname || "127.0.0.1";
-  const port = params.get("ws_port") || "8766";
-  const path = camera ? "/" + encodeURIComponent(camera) : "/";
-  return `${secure ? "wss" : "ws"}://${host}:${port}${path}?format=${format}`;
+  if (params.get("ws_port") || params.get("ws_host")) {
+    const host = params.get("ws_host") || location.hostname || "127.0.0.1";
+    const port = params.get("ws_port") || "8766";
+    return `${secure ? "wss" : "ws"}://${host}:${port}${path || "/"}?format=${format}`;
+  }
+  const url = new URL(`ws${path}?format=${format}`, location.href);
+  url.protocol = secure ? "wss:" : "ws:";
+  return url.href;
+}
+
+/** Send the browser to the login page, and back here after it. */
+export function goToLogin() {
+  const next = location.pathname.replace(/^.*\//, "") + location.search;
+  location.href = "login?" + new URLSearchParams({ next }).toString();
 }
 
 /**
@@ -371,14 +386,26 @@ export class PageController {
     this.render();
   }
 
+  /** The cameras this user may watch (and what else they may do), from /api/cameras. */
   async pollCameras() {
     try {
-      const response = await fetch("status", { cache: "no-store" });
+      const response = await fetch("api/cameras", { cache: "no-store" });
+      if (response.status === 401) return goToLogin();  // the login ended (logout, expiry)
       if (!response.ok) return;
-      const status = await response.json();
-      this.updateCameraList((status.cameras || []).map((c) => c.id), status.cameras);
-      this.showRecording(status.cameras);
+      const listing = await response.json();
+      this.access = listing;
+      this.updateCameraList((listing.cameras || []).map((c) => c.id), listing.cameras);
+      this.showRecording(listing.cameras);
+      this.showUser(listing);
     } catch (e) { /* the server is away; the socket's retries say so */ }
+  }
+
+  /** Who is logged in, with a log-out button; nothing when the server has no logins. */
+  showUser(listing) {
+    const form = this.$("logout");
+    if (!form) return;
+    form.hidden = !listing.user;
+    this.$("user").textContent = listing.user || "";
   }
 
   updateCameraList(ids, details) {

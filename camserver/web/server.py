@@ -114,10 +114,13 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
         listed = []
         for camera_id in dict.fromkeys([*registry.streams, *names]):
             stream = registry.get(camera_id)
-            listed.append({"id": camera_id, "name": names.get(camera_id) or camera_id,
-                           "online": stream is not None and stream.camera is not None,
-                           "width": stream.size[0] if stream and stream.size else None,
-                           "height": stream.size[1] if stream and stream.size else None})
+            camera = {"id": camera_id, "name": names.get(camera_id) or camera_id,
+                      "online": stream is not None and stream.camera is not None,
+                      "width": stream.size[0] if stream and stream.size else None,
+                      "height": stream.size[1] if stream and stream.size else None}
+            if services.recordings is not None:
+                camera["recording"] = services.recordings.camera_status(camera_id)
+            listed.append(camera)
         return listed
 
     app = web.Application(middlewares=[guard.middleware, access.make_middleware(gate, tls)],
