@@ -10,9 +10,11 @@ Prints, for this machine:
 - server RSS and another viewer's delay while one viewer stops reading for 60 s.
 
 Usage: python benchmarks/server_benchmark.py [--seconds 20] [--viewers 500] [--stall 60]
-Viewers run in a separate process (a minimal WebSocket client, benchmarks/wsclient.py) so the
-load generator does not compete with itself; the camera sends pre-rendered 640x480 JPEGs at
-30 fps.
+Viewers run in a separate process so the load generator does not compete with itself: up to
+50 timed viewers (a minimal WebSocket client, benchmarks/wsclient.py, timestamping every frame)
+and the rest byte-counting viewers drained every 50 ms (wsclient.BulkViewers), so that the
+generator stays lighter than the server it loads (its CPU is printed too). The camera sends
+pre-rendered 640x480 JPEGs at 30 fps.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from mock_camera import FrameRenderer  # noqa: E402
-from wsclient import open_viewer  # noqa: E402
+from wsclient import BulkViewers, open_viewer  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -98,11 +100,17 @@ class Server:
         self.proc.wait(20)
 
 
-def viewer_process(port: int, count: int, seconds: float, ready, results, stall: bool = False):
+#: Viewers whose every frame is timed; the others only count bytes (wsclient.BulkViewers).
+TIMED_VIEWERS = 50
+
+
+def viewer_process(port: int, count: int, seconds: float, ready, results, stall: bool = False,
+                   fmt: str = "ts"):
     async def run():
-        viewers = []
-        for i in range(count):
-            viewers.append(await open_viewer("127.0.0.1", port, "/bench?format=ts"))
+        path = f"/bench?format={fmt}"
+        timed = [await open_viewer("127.0.0.1", port, path)
+                 for _ in range(min(count, TIMED_VIEWERS))]
+        bulk = BulkViewers("127.0.0.1", port, path, count - len(timed))
         stalled = None
         if stall:
             # A viewer that stops reading: the kernel's buffers fill, then the server's.
@@ -112,8 +120,11 @@ def viewer_process(port: int, count: int, seconds: float, ready, results, stall:
                             b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
                             b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
         ready.set()
-        await asyncio.sleep(seconds)
-        results.put([v.arrivals for v in viewers])
+        cpu0 = time.process_time()
+        await bulk.run(seconds)
+        cpu = (time.process_time() - cpu0) / seconds * 100
+        results.put(([v.arrivals for v in timed], [v.bytes for v in timed], bulk.received, cpu))
+        bulk.close()
         if stalled:
             stalled.close()
     asyncio.run(run())
@@ -141,14 +152,14 @@ async def camera(port: int, seconds: float, fps: float = 30.0) -> list[float]:
     return sent
 
 
-def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0) -> dict:
+def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0, fmt: str = "ts") -> dict:
     server = Server()
     ctx = multiprocessing.get_context("spawn")
     ready, results = ctx.Event(), ctx.Queue()
     duration = seconds + stall_seconds
     pool = ctx.Process(target=viewer_process, args=(server.ports["viewer"], viewers,
                                                     duration + 4, ready, results,
-                                                    stall_seconds > 0))
+                                                    stall_seconds > 0, fmt))
     pool.start()
     ready.wait(120)
     time.sleep(0.5)
@@ -169,7 +180,7 @@ def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0) -> dict:
         return await task, cpu0, cpu1, t0, rss, status
 
     sent, cpu0, cpu1, t0, rss, status = asyncio.run(measure())
-    arrivals = results.get(timeout=60)
+    arrivals, timed_bytes, bulk_bytes, load_cpu = results.get(timeout=60)
     pool.join(30)
     server.stop()
     elapsed = cpu1[2] - t0
@@ -177,6 +188,9 @@ def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0) -> dict:
     for got in arrivals:
         per_viewer_lost.append(len(sent) - len(got))
         delays += [(g - s) * 1000 for s, g in zip(sent[60:], got[60:])]  # after warm-up
+    # A bulk viewer that lost nothing got exactly the bytes of a timed one that lost nothing.
+    complete = timed_bytes[per_viewer_lost.index(0)] if 0 in per_viewer_lost else None
+    bulk_short = sum(1 for n in bulk_bytes if complete is None or n < complete)
     camera_status = status["cameras"][0]
     return {
         "viewers": viewers, "frames_sent": len(sent),
@@ -185,6 +199,7 @@ def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0) -> dict:
         "delivery_p50": statistics.median(delays), "delivery_p99": pct(delays, 0.99),
         "delivery_max": max(delays),
         "frames_lost_max": max(per_viewer_lost), "frames_lost_total": sum(per_viewer_lost),
+        "bulk_viewers": len(bulk_bytes), "bulk_short": bulk_short, "load_cpu": load_cpu,
         "server_cpu": (cpu1[0] - cpu0[0]) / elapsed * 100,
         "ffmpeg_cpu": (cpu1[1] - cpu0[1]) / elapsed * 100,
         "rss": rss, "sent": sent, "arrivals": arrivals,
@@ -197,10 +212,11 @@ def report(result: dict) -> None:
           f"p50 {result['server_delay_p50']:.2f} ms, p99 {result['server_delay_p99']:.2f} ms")
     print(f"  camera send -> viewer receive, all viewers: p50 {result['delivery_p50']:.2f} ms, "
           f"p99 {result['delivery_p99']:.2f} ms, max {result['delivery_max']:.2f} ms")
-    print(f"  frames lost by viewers: {result['frames_lost_total']} "
-          f"(worst viewer {result['frames_lost_max']})")
+    print(f"  frames lost by timed viewers: {result['frames_lost_total']} "
+          f"(worst viewer {result['frames_lost_max']}); byte-counting viewers short of a "
+          f"complete stream: {result['bulk_short']} of {result['bulk_viewers']}")
     print(f"  CPU per camera: server {result['server_cpu']:.1f}% of a core, "
-          f"FFmpeg {result['ffmpeg_cpu']:.1f}%")
+          f"FFmpeg {result['ffmpeg_cpu']:.1f}%; the load generator {result['load_cpu']:.1f}%")
 
 
 def main() -> None:
@@ -208,12 +224,14 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--viewers", type=int, default=500)
     p.add_argument("--stall", type=float, default=60, help="stalled-viewer phase length, s")
+    p.add_argument("--format", choices=("ts", "fmp4"), default="ts",
+                   help="what the many viewers read (fmp4: with the repeat pictures)")
     args = p.parse_args()
     print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print("1 viewer:")
     report(run_phase(1, args.seconds))
-    print(f"{args.viewers} viewers:")
-    report(run_phase(args.viewers, args.seconds))
+    print(f"{args.viewers} {args.format} viewers:")
+    report(run_phase(args.viewers, args.seconds, fmt=args.format))
     if args.stall:
         print(f"1 viewer reading + 1 viewer that stops reading for {args.stall:g} s:")
         result = run_phase(1, 10, stall_seconds=args.stall)
