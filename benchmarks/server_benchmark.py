@@ -206,6 +206,36 @@ def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0, fmt: str
     }
 
 
+def bare_ffmpeg_cpu(seconds: float, fps: float = 30.0) -> float:
+    """CPU (% of a core) of FFmpeg alone, with the server's command line, on the same frames at
+    the same rate: the floor a camera costs whatever server is around it."""
+    from camserver.ingest.ffmpeg import _encoder, find_ffmpeg, transcode_command
+    from camserver.media.mkv import LiveMjpegWriter
+    renderer = FrameRenderer(640, 480)
+    frames = [renderer.render(n, n / fps, fps) for n in range(60)]
+    command = transcode_command(find_ffmpeg(), _encoder("libx264"), "1500k", 1.0, (640, 480))
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    writer = LiveMjpegWriter(640, 480, fps)
+    proc.stdin.write(writer.header())
+    start = time.monotonic()
+    cpu0 = None
+    n = 0
+    while (now := time.monotonic()) - start < seconds + 3:
+        due = start + n / fps
+        if due > now:
+            time.sleep(due - now)
+        proc.stdin.write(writer.frame(frames[n % len(frames)], time.monotonic())[1])
+        proc.stdin.flush()
+        n += 1
+        if cpu0 is None and time.monotonic() - start > 3:
+            cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+    cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
+    proc.stdin.close()
+    proc.wait(10)
+    return cpu
+
+
 def report(result: dict) -> None:
     print(f"  viewers {result['viewers']}, frames sent {result['frames_sent']}")
     print(f"  server-added delay (/status: received -> first TS byte to a viewer): "
@@ -224,12 +254,22 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--viewers", type=int, default=500)
     p.add_argument("--stall", type=float, default=60, help="stalled-viewer phase length, s")
+    p.add_argument("--capacity", action="store_true",
+                   help="also measure bare FFmpeg on the same frames: cameras per machine")
     p.add_argument("--format", choices=("ts", "fmp4"), default="ts",
                    help="what the many viewers read (fmp4: with the repeat pictures)")
     args = p.parse_args()
     print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print("1 viewer:")
-    report(run_phase(1, args.seconds))
+    single = run_phase(1, args.seconds)
+    report(single)
+    if args.capacity:
+        bare = bare_ffmpeg_cpu(args.seconds)
+        per_camera = single["server_cpu"] + single["ffmpeg_cpu"]
+        print(f"Capacity, 640x480 at 30 fps: bare FFmpeg {bare:.1f}% of a core per camera; "
+              f"server + FFmpeg {per_camera:.1f}% ({per_camera / bare:.2f}x bare FFmpeg); "
+              f"this machine's {os.cpu_count()} cores carry about "
+              f"{int(os.cpu_count() * 100 / per_camera)} cameras (with 1 viewer each)")
     print(f"{args.viewers} {args.format} viewers:")
     report(run_phase(args.viewers, args.seconds, fmt=args.format))
     if args.stall:
