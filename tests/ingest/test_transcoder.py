@@ -108,3 +108,32 @@ def test_a_camera_back_from_silence_gets_one_keyframe_not_a_burst(server):
     resume = next(i for i in range(1, len(times)) if times[i] - times[i - 1] > 3)
     after = [f["key_frame"] for f in frames[resume:resume + 15]]  # 0.75 s at 20 fps
     assert after == [1] + [0] * 14, after
+
+
+def test_a_jpeg_ffmpeg_refuses_shifts_no_later_frame_and_every_frame_is_accounted_for():
+    """Encoded frames are paired with their JPEGs by timestamp, not by order. The camera port
+    refuses what it can tell is not a JPEG FFmpeg decodes; this one (arithmetic coding, SOF9)
+    goes to the transcoder directly, as one FFmpeg gives up on would. With pairing by order,
+    every frame after it would carry its predecessor's tag."""
+    from camserver.ingest.ffmpeg import _encoder, find_ffmpeg
+    from camserver.ingest.transcoder import Transcoder
+
+    jpegs = [make_jpeg(320, 240, n=n) for n in range(20)]
+    sof = jpegs[10].index(b"\xff\xc0")
+    jpegs[10] = jpegs[10][:sof] + b"\xff\xc9" + jpegs[10][sof + 2:]
+    tags: list = []
+
+    async def scenario():
+        transcoder = Transcoder("t", find_ffmpeg(), _encoder("libx264"), "500k", 1.0,
+                                lambda config: None, lambda avcc, key, tag: tags.append(tag))
+        for n, jpeg in enumerate(jpegs):
+            transcoder.submit(jpeg, (320, 240), time.monotonic(), n)
+            await asyncio.sleep(0.05 if n % 2 else 0.1)
+        await asyncio.sleep(1)
+        counts = dict(transcoder.dropped), transcoder.in_flight()
+        await transcoder.shutdown()
+        return counts
+
+    dropped, in_flight = asyncio.run(scenario())
+    assert tags == [n for n in range(20) if n != 10]
+    assert dropped == {"refused-by-ffmpeg": 1} and in_flight == 0
