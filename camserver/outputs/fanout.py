@@ -42,6 +42,8 @@ class Viewer:
         self.peer = peer
         #: The client's address, for per-address limits.
         self.address = address if address is not None else peer.rsplit(":", 1)[0]
+        #: The login session (hashed id) it was opened with: logging out ends it.
+        self.session: str | None = None
         self.skipping = True  # until the first keyframe: a decoder can start nowhere else
         self.frames_sent = 0
         self.frames_skipped = 0

@@ -77,7 +77,6 @@ class WebSocketViewer(Viewer):
         self.transport = transport
         self._is_open = is_open
         self._close = close
-        #: The login session it was opened with: logging out closes it.
         self.session = session
 
     def send(self, item: Outgoing) -> None:

@@ -181,7 +181,7 @@ def add_routes(app: web.Application, gate: Gate, sessions: SessionStore, audienc
             session = sessions.end(cookie)
             if session is not None:
                 for viewer in list(audience.viewers):
-                    if getattr(viewer, "session", None) == session.key:
+                    if viewer.session == session.key:
                         audience.leave(viewer)
                         viewer.abort()
         response = web.HTTPFound("login")

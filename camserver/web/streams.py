@@ -92,6 +92,9 @@ def live_handler(services: Services, stream_for):
             else f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
             "Cache-Control": "no-store"})
         viewer = HttpViewer(fmt, request, response)
+        # Logging out ends the streams opened with the login (camserver/web/access.py).
+        caller = request.get("caller")
+        viewer.session = caller.principal.session if caller is not None else None
         try:
             services.audience.admit(viewer)
         except Refused as exc:
