@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,9 +46,12 @@ def children_of(pid: int) -> list[int]:
 class ServerProcess:
     def __init__(self, *extra_args: str, env: dict | None = None):
         self.http_port, self.camera_port, self.viewer_port = (free_port() for _ in range(3))
+        # Each server its own state directory (logins), unless the test names one.
+        state = [] if "--state-dir" in extra_args else [
+            "--state-dir", tempfile.mkdtemp(prefix="camserver-state-")]
         self.args = [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1",
                      "--http-port", str(self.http_port), "--camera-port", str(self.camera_port),
-                     "--viewer-port", str(self.viewer_port), *extra_args]
+                     "--viewer-port", str(self.viewer_port), *state, *extra_args]
         self._lines: list[str] = []
         self._ready = threading.Event()
         self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=subprocess.PIPE,
