@@ -565,3 +565,124 @@ def test_server_certificate_reads_a_key_from_the_certificate_file(pki, tmp_path)
     certificate = tls.ServerCertificate.from_settings(str(combined), None)
     assert presented(certificate, pki) == leaf.sha256
     assert tls.ServerCertificate.from_settings(None, None) is None
+
+
+# -- behind nginx: TLS at the proxy, a path prefix, a login -------------------------------------
+
+
+NGINX = "/usr/sbin/nginx"
+
+NGINX_CONF = """\
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+worker_processes 1;
+events {{ worker_connections 256; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+{proxy}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+{location}
+    }}
+}}
+"""
+
+
+def readme_block(marker: str) -> str:
+    """The nginx lines the README shows (between ``# <marker>`` comments), used as they are."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(f"# {marker}: begin")
+    start = readme.index("\n", start) + 1
+    return readme[start:readme.index(f"# {marker}: end", start)].rstrip() + "\n"
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    """Factory: ``nginx(upstream_port, leaf)`` -> the port of an nginx that serves the README's
+    location block over TLS; stopped at teardown."""
+    if not os.path.exists(NGINX):
+        pytest.fail(f"{NGINX} is missing (apt-get install -y nginx-light; ./test.sh installs "
+                    "it)", pytrace=False)
+    processes = []
+
+    def start(upstream: int, leaf: Leaf) -> int:
+        port = free_port()
+        directory = tmp_path / "nginx"
+        directory.mkdir()
+        location = readme_block("nginx location").replace("127.0.0.1:8080",
+                                                            f"127.0.0.1:{upstream}")
+        conf = directory / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(
+            dir=directory, port=port, cert=leaf.fullchain, key=leaf.key,
+            proxy=readme_block("nginx http"), location=location))
+        process = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(directory), "-e",
+                                    str(directory / "error.log")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        processes.append(process)
+
+        def listening() -> bool:
+            assert process.poll() is None, (directory / "error.log").read_text()
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+        wait_until(listening, timeout=20)
+        return port
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(10)
+
+
+def test_behind_nginx_with_tls_under_a_path_prefix_a_login_and_both_pages_play(
+        pki, tmp_path, start_server, start_camera, tls_page, nginx):
+    from camserver.access.passwords import hash_password
+    config = tmp_path / "camserver.toml"
+    config.write_text(f'[[user]]\nname = "alice"\npassword = "{hash_password("s3cret pw")}"\n'
+                      'allow = ["read:*"]\n')
+    config.chmod(0o600)
+    # Plain HTTP behind the proxy; the proxy's forwarded headers are believed.
+    server = start_server("--config", str(config), "--trusted-proxies", "127.0.0.1",
+                          "--camera-token", "camera-secret")
+    start_camera(server.camera_url("cam1") + "?token=camera-secret", "--mark")
+    port = nginx(server.http_port, pki.leaves[0])
+    base = f"https://{HOST}:{port}/cams/"
+
+    page = tls_page()
+    page.goto(base + "?camera=cam1")
+    # Not logged in: sent to the login page under the prefix, and back after it.
+    page.wait_for_url(f"{base}login?**")
+    page.fill("#name", "alice")
+    page.fill("#password", "s3cret pw")
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "?camera=cam1")
+    assert page.evaluate("[location.protocol, window.isSecureContext]") == ["https:", True]
+    wait_frames(page, 10)
+    assert_moving(page, "h264")
+    cookie, = page.context.cookies()
+    # X-Forwarded-Proto from the trusted proxy makes the session cookie Secure.
+    assert (cookie["name"], cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == \
+        ("camserver_session", True, True, "Strict")
+    mjpeg = page.context.new_page()
+    mjpeg.on("websocket", lambda ws: page.sockets.append(ws.url))
+    mjpeg.goto(base + "mjpeg?camera=cam1")
+    wait_frames(mjpeg, 10)
+    assert_moving(mjpeg, "mjpeg")
+    assert page.sockets == [f"wss://{HOST}:{port}/cams/ws/cam1?format=fmp4",
+                            f"wss://{HOST}:{port}/cams/ws/cam1?format=mjpeg"]
+    server.wait_for_log("alice logged in from 127.0.0.1")
+    # The stream URL through the proxy, with Basic credentials, as VLC or ffmpeg send them.
+    probe = subprocess.run(
+        [ffprobe_path(), "-v", "error", "-tls_verify", "1", "-ca_file", str(pki.ca),
+         "-read_intervals", "%+2", "-show_entries", "stream=codec_name,width,height", "-of",
+         "csv=p=0", f"https://alice:s3cret%20pw@localhost:{port}/cams/stream/cam1.ts"],
+        capture_output=True, text=True, timeout=60)
+    # (a TS lists its stream twice: in its program and on its own)
+    assert set(probe.stdout.split()) == {"h264,640,480"}, probe.stderr
