@@ -410,6 +410,67 @@ def test_no_camera_tls_keeps_the_camera_port_plain_and_the_others_tls(pki, start
         served_certificate(server.camera_port, pki)
 
 
+def stalled_tls_viewer(port: int, request: str, pki: Pki) -> ssl.SSLSocket:
+    """A client that completes the TLS handshake, sends ``request`` and never reads again."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn = client_context(pki).wrap_socket(raw, server_hostname="127.0.0.1")
+    conn.sendall(request.encode())
+    return conn
+
+
+def upgrade(path: str) -> str:
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n")
+
+
+def test_stalled_tls_viewers_are_dropped_and_a_reading_one_loses_nothing(pki, start_server,
+                                                                          wss_viewer):
+    """Under TLS the unsent bytes sit in the SSL layer, not in the socket's buffer: the stall
+    and slow-viewer rules must still see them, on all three kinds of viewer."""
+    from helpers import ScriptedCamera, noise_jpeg
+    leaf = pki.leaves[0]
+    server = start_tls_server(start_server, leaf.fullchain, leaf.key, "--no-camera-tls",
+                              "--viewer-stall-timeout", "3", "--bitrate", "40M")
+    frames_ = [noise_jpeg(seed) for seed in range(30)]
+    reader = wss_viewer(f"wss://127.0.0.1:{server.viewer_port}/s?format=ts", pki)
+
+    def dropped() -> int:
+        return https_json(server.local_https("/status"), pki)["server"]["viewers_dropped_stalled"]
+
+    async def camera() -> tuple[int, float | None]:
+        sent, dropped_at, stalled = 0, None, []
+        async with ScriptedCamera(server.camera_url("s")) as cam:
+            start = time.monotonic()
+            while time.monotonic() - start < 12:
+                await cam.send(frames_[sent % 30])
+                sent += 1
+                if sent == 15:  # the stream exists: the stalled viewers come
+                    stalled = [
+                        stalled_tls_viewer(server.viewer_port, upgrade("/s?format=ts"), pki),
+                        stalled_tls_viewer(server.http_port, upgrade("/ws/s?format=ts"), pki),
+                        stalled_tls_viewer(server.http_port, "GET /stream/s.ts HTTP/1.1\r\n"
+                                           "Host: 127.0.0.1\r\n\r\n", pki)]
+                    stalled_at = time.monotonic()
+                await asyncio.sleep(1 / 30)
+                if dropped_at is None and stalled and sent % 15 == 0 \
+                        and await asyncio.to_thread(dropped) == 3:
+                    dropped_at = time.monotonic() - stalled_at
+            await asyncio.sleep(1)
+        for conn in stalled:
+            conn.close()
+        return sent, dropped_at
+
+    sent, dropped_at = asyncio.run(camera())
+    wait_until(lambda: reader.messages >= sent or reader.error, timeout=10)
+    assert reader.error is None
+    assert dropped_at is not None and dropped_at < 3 + 5, dropped_at  # timeout + filling buffers
+    assert reader.messages == sent and reader.connections == 1   # the reading viewer lost nothing
+    assert server.log().count("took nothing of its") == 1, server.log()  # one line, rate-limited
+    assert "Traceback" not in server.log()
+
+
 # -- renewal ------------------------------------------------------------------------------------
 
 
