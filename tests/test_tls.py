@@ -410,6 +410,25 @@ def test_no_camera_tls_keeps_the_camera_port_plain_and_the_others_tls(pki, start
         served_certificate(server.camera_port, pki)
 
 
+def run_apart(coroutine):
+    """``asyncio.run`` in a thread of its own: Playwright's sync API (the module's browser)
+    keeps an event loop running in this one."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = asyncio.run(coroutine)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def stalled_tls_viewer(port: int, request: str, pki: Pki) -> ssl.SSLSocket:
     """A client that completes the TLS handshake, sends ``request`` and never reads again."""
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -462,7 +481,7 @@ def test_stalled_tls_viewers_are_dropped_and_a_reading_one_loses_nothing(pki, st
             conn.close()
         return sent, dropped_at
 
-    sent, dropped_at = asyncio.run(camera())
+    sent, dropped_at = run_apart(camera())
     wait_until(lambda: reader.messages >= sent or reader.error, timeout=10)
     assert reader.error is None
     assert dropped_at is not None and dropped_at < 3 + 5, dropped_at  # timeout + filling buffers
@@ -628,10 +647,11 @@ def test_server_certificate_reads_a_key_from_the_certificate_file(pki, tmp_path)
     assert tls.ServerCertificate.from_settings(None, None) is None
 
 
-# -- behind nginx: TLS at the proxy, a path prefix, a login -------------------------------------
+# -- behind a reverse proxy: TLS at the proxy, a path prefix, a login ------------------------------
 
 
 NGINX = "/usr/sbin/nginx"
+CADDY = "/usr/bin/caddy"
 
 NGINX_CONF = """\
 daemon off;
@@ -646,19 +666,34 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-{proxy}
+{http}
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {cert};
         ssl_certificate_key {key};
-{location}
+{site}
     }}
+}}
+"""
+
+CADDYFILE = """\
+{{
+\tadmin off
+\tauto_https off
+\tstorage file_system {dir}/data
+}}
+
+https://{host}:{port}, https://localhost:{port} {{
+\tbind 127.0.0.1
+\ttls {cert} {key}
+{site}
 }}
 """
 
 
 def readme_block(marker: str) -> str:
-    """The nginx lines the README shows (between ``# <marker>`` comments), used as they are."""
+    """The proxy lines the README shows (between ``# <marker>: begin/end`` comments), used as
+    they are: the test checks what a reader copies."""
     readme = (ROOT / "README.md").read_text()
     start = readme.index(f"# {marker}: begin")
     start = readme.index("\n", start) + 1
@@ -666,31 +701,43 @@ def readme_block(marker: str) -> str:
 
 
 @pytest.fixture
-def nginx(tmp_path):
-    """Factory: ``nginx(upstream_port, leaf)`` -> the port of an nginx that serves the README's
-    location block over TLS; stopped at teardown."""
-    if not os.path.exists(NGINX):
-        pytest.fail(f"{NGINX} is missing (apt-get install -y nginx-light; ./test.sh installs "
-                    "it)", pytrace=False)
+def reverse_proxy(tmp_path):
+    """Factory: ``reverse_proxy(kind, upstream_port, leaf)`` -> the port of an nginx or Caddy
+    serving the README's lines over TLS with ``leaf``; stopped at teardown."""
     processes = []
 
-    def start(upstream: int, leaf: Leaf) -> int:
+    def start(kind: str, upstream: int, leaf: Leaf) -> int:
+        binary = {"nginx": NGINX, "caddy": CADDY}[kind]
+        if not os.path.exists(binary):
+            package = {"nginx": "nginx-light", "caddy": "caddy"}[kind]
+            pytest.fail(f"{binary} is missing (apt-get install -y {package}; ./test.sh "
+                        "installs it)", pytrace=False)
         port = free_port()
-        directory = tmp_path / "nginx"
+        directory = tmp_path / kind
         directory.mkdir()
-        location = readme_block("nginx location").replace("127.0.0.1:8080",
-                                                            f"127.0.0.1:{upstream}")
-        conf = directory / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(
-            dir=directory, port=port, cert=leaf.fullchain, key=leaf.key,
-            proxy=readme_block("nginx http"), location=location))
-        process = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(directory), "-e",
-                                    str(directory / "error.log")],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        site = readme_block(f"{kind} site").replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
+        log = directory / "proxy.log"
+        if kind == "nginx":
+            conf = directory / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(dir=directory, port=port, cert=leaf.fullchain,
+                                              key=leaf.key, http=readme_block("nginx http"),
+                                              site=site))
+            command = [NGINX, "-c", str(conf), "-p", str(directory), "-e", str(log)]
+            env = None
+        else:
+            conf = directory / "Caddyfile"
+            conf.write_text(CADDYFILE.format(dir=directory, host=HOST, port=port,
+                                             cert=leaf.fullchain, key=leaf.key, site=site))
+            command = [CADDY, "run", "--config", str(conf), "--adapter", "caddyfile"]
+            # Caddy keeps state under $HOME / XDG directories: the test's own.
+            env = {**os.environ, "HOME": str(directory), "XDG_DATA_HOME": str(directory),
+                   "XDG_CONFIG_HOME": str(directory)}
+        with log.open("ab") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         processes.append(process)
 
         def listening() -> bool:
-            assert process.poll() is None, (directory / "error.log").read_text()
+            assert process.poll() is None, log.read_text()
             with socket.socket() as probe:
                 return probe.connect_ex(("127.0.0.1", port)) == 0
         wait_until(listening, timeout=20)
@@ -702,8 +749,9 @@ def nginx(tmp_path):
         process.wait(10)
 
 
-def test_behind_nginx_with_tls_under_a_path_prefix_a_login_and_both_pages_play(
-        pki, tmp_path, start_server, start_camera, tls_page, nginx):
+@pytest.mark.parametrize("kind", ["nginx", "caddy"])
+def test_behind_a_reverse_proxy_with_tls_under_a_path_prefix_a_login_and_both_pages_play(
+        kind, pki, tmp_path, start_server, start_camera, tls_page, reverse_proxy):
     from camserver.access.passwords import hash_password
     config = tmp_path / "camserver.toml"
     config.write_text(f'[[user]]\nname = "alice"\npassword = "{hash_password("s3cret pw")}"\n'
@@ -713,9 +761,8 @@ def test_behind_nginx_with_tls_under_a_path_prefix_a_login_and_both_pages_play(
     server = start_server("--config", str(config), "--trusted-proxies", "127.0.0.1",
                           "--camera-token", "camera-secret")
     start_camera(server.camera_url("cam1") + "?token=camera-secret", "--mark")
-    port = nginx(server.http_port, pki.leaves[0])
+    port = reverse_proxy(kind, server.http_port, pki.leaves[0])
     base = f"https://{HOST}:{port}/cams/"
-
     page = tls_page()
     page.goto(base + "?camera=cam1")
     # Not logged in: sent to the login page under the prefix, and back after it.
