@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -490,6 +491,34 @@ def test_stalled_tls_viewers_are_dropped_and_a_reading_one_loses_nothing(pki, st
     assert "Traceback" not in server.log()
 
 
+def test_a_client_that_never_completes_the_tls_handshake_is_closed_after_the_http_timeout(
+        pki, start_server):
+    leaf = pki.leaves[0]
+    server = start_tls_server(start_server, leaf.fullchain, leaf.key, "--http-timeout", "2")
+    ports = (server.http_port, server.viewer_port, server.camera_port)
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=20) for port in ports]
+    began = time.monotonic()
+    for sock in silent:
+        with sock:
+            try:
+                assert sock.recv(1) == b""  # closed by the server (asyncio's default: 60 s)
+            except ConnectionResetError:
+                pass
+    assert time.monotonic() - began < 2 + 6
+    # The server still serves a client that does complete it.
+    assert https_json(server.local_https("/status"), pki)["camera_clients"] == 0
+
+
+def test_a_certificate_near_its_end_gets_a_warning_when_loaded(pki, tmp_path, caplog):
+    key, cert = tmp_path / "short.key", tmp_path / "short.pem"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", str(key), "-out", str(cert), "-days", "3", "-subj", "/CN=short")
+    certificate = tls.ServerCertificate(str(cert), str(key))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith("The TLS certificate expires in 2 days")
+    assert certificate.current.subject == "commonName=short"
+
+
 # -- renewal ------------------------------------------------------------------------------------
 
 
@@ -759,10 +788,19 @@ def test_behind_a_reverse_proxy_with_tls_under_a_path_prefix_a_login_and_both_pa
     config.chmod(0o600)
     # Plain HTTP behind the proxy; the proxy's forwarded headers are believed.
     server = start_server("--config", str(config), "--trusted-proxies", "127.0.0.1",
-                          "--camera-token", "camera-secret")
+                          "--camera-token", "camera-secret", "--state-dir",
+                          str(tmp_path / "state"))
     start_camera(server.camera_url("cam1") + "?token=camera-secret", "--mark")
     port = reverse_proxy(kind, server.http_port, pki.leaves[0])
     base = f"https://{HOST}:{port}/cams/"
+    # /cams without its slash is sent to /cams/ (nginx by itself, Caddy by the redir line).
+    plain = http.client.HTTPSConnection("localhost", port, context=client_context(pki),
+                                        timeout=10)
+    plain.request("GET", "/cams")
+    answer = plain.getresponse()
+    assert answer.status in (301, 302) and answer.getheader("Location").endswith("/cams/")
+    plain.close()
+
     page = tls_page()
     page.goto(base + "?camera=cam1")
     # Not logged in: sent to the login page under the prefix, and back after it.
