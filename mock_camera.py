@@ -307,8 +307,11 @@ async def _answer_server(ws, camera: MockCamera) -> None:
         pass
 
 
-async def stream(url: str, camera: MockCamera, duration: float | None, jitter_ms: float = 0) -> int:
-    """Send frames until ``duration`` (None: forever); return the number of frames sent."""
+async def stream(url: str, camera: MockCamera, duration: float | None, jitter_ms: float = 0,
+                 cafile: str | None = None) -> int:
+    """Send frames until ``duration`` (None: forever); return the number of frames sent.
+    A ``wss://`` server's certificate is checked against ``cafile`` (PEM) if given, else the
+    system's CAs, like the firmware's ``cacert`` and certificate bundle."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -316,9 +319,14 @@ async def stream(url: str, camera: MockCamera, duration: float | None, jitter_ms
     sent = 0
     backoff = 0.5
     window = [start]
+    tls = {}
+    if url.startswith("wss://") and cafile:
+        import ssl
+        tls = {"ssl": ssl.create_default_context(cafile=cafile)}
     while duration is None or time.monotonic() - start < duration:
         try:
-            async with connect(url, compression=None, max_size=2**20, open_timeout=5) as ws:
+            async with connect(url, compression=None, max_size=2**20, open_timeout=5,
+                               **tls) as ws:
                 log.info("Connected to server!")
                 backoff = 0.5
                 await ws.send(json.dumps(camera.hello()))
@@ -375,7 +383,11 @@ async def _send_frames(ws, camera: MockCamera, start: float, sent: int, window: 
 def main() -> None:
     p = argparse.ArgumentParser(description="Send an animated test pattern as JPEGs over "
                                             "WebSocket, like the ESP32 camera does.")
-    p.add_argument("--url", default="ws://localhost:8765", help="server camera URL")
+    p.add_argument("--url", default="ws://localhost:8765",
+                   help="server camera URL (wss:// for a server with TLS)")
+    p.add_argument("--cafile", default=None, metavar="PEM",
+                   help="trust this CA (or self-signed certificate) for a wss:// URL instead of "
+                        "the system's CAs")
     p.add_argument("--camera-id", default=None,
                    help="camera id, appended to the URL path (default: none, i.e. 'default')")
     p.add_argument("--width", type=int, default=640)
@@ -402,7 +414,7 @@ def main() -> None:
                         Settings(width, height, args.quality, args.fps),
                         args.subsampling, args.mark, still=args.still)
     try:
-        asyncio.run(stream(url, camera, args.duration, args.jitter))
+        asyncio.run(stream(url, camera, args.duration, args.jitter, args.cafile))
     except KeyboardInterrupt:
         pass
 

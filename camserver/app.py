@@ -23,6 +23,7 @@ from .access.credentials import TrustedProxies
 from .access.gate import Gate
 from .access.passwords import hash_password
 from .access.sessions import SessionStore
+from .access.tls import ServerCertificate, TlsError
 from .config import ConfigError, Settings, parse_settings, readable_by_others
 from .ingest.camera import CameraEndpoint
 from .ingest.ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_ffmpeg
@@ -98,6 +99,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     """Serve until ``stop`` is set (or a signal arrives); raise StartupError if we cannot."""
     stop = stop or asyncio.Event()
     config = config or configure(settings)
+    try:  # first: a bad certificate is the user's to fix, whatever else is right
+        certificate = ServerCertificate.from_settings(settings.tls_cert, settings.tls_key)
+    except TlsError as exc:
+        raise StartupError(str(exc)) from None
+    tls_context = certificate.context if certificate else None
+    camera_tls = tls_context if settings.camera_tls else None
     try:
         ffmpeg = find_ffmpeg(settings.ffmpeg)
     except FfmpegNotFound as exc:
@@ -128,10 +135,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     config.accounts.sessions = sessions
     gate = Gate(config.accounts, TrustedProxies(settings.trusted_proxies),
                 settings.allowed_origins)
-    cameras = CameraEndpoint(registry, settings.max_frame_bytes, gate)
-    viewers = ViewerEndpoint(registry, audience, gate)
+    cameras = CameraEndpoint(registry, settings.max_frame_bytes, gate, tls=bool(camera_tls))
+    viewers = ViewerEndpoint(registry, audience, gate, tls=bool(tls_context))
     services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name, gate,
-                        sessions, viewers, recordings)
+                        sessions, viewers, recordings, tls=bool(tls_context))
     guard = HttpGuard(settings.http_timeout, max_per_address=2 * settings.max_viewers_per_address)
 
     runner = web.AppRunner(make_app(services, guard), access_log=None,
@@ -141,10 +148,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     tasks: list[asyncio.Task] = []
     try:
         try:
-            await GuardedSite(runner, settings.host, settings.http_port, guard).start()
+            await GuardedSite(runner, settings.host, settings.http_port, guard,
+                              ssl_context=tls_context).start()
         except OSError as exc:
             raise _bind_error("HTTP", "--http-port", settings.http_port, exc) from None
-        log.info("HTTP server started on port %d", settings.http_port)
+        log.info("HTTP server started on port %d%s", settings.http_port,
+                 " (https)" if tls_context else "")
         try:
             servers.append(await serve(
                 cameras.handle, settings.host, settings.camera_port,
@@ -153,11 +162,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
                 # connection; far larger messages close the connection (1009).
                 max_size=max(4 * settings.max_frame_bytes, 8 * 1024 * 1024),
                 compression=None, ping_interval=10, ping_timeout=20,
-                open_timeout=settings.http_timeout, close_timeout=SHUTDOWN_STEP))
+                open_timeout=settings.http_timeout, close_timeout=SHUTDOWN_STEP,
+                **_tls_options(camera_tls, settings)))
         except OSError as exc:
             raise _bind_error("camera WebSocket", "--camera-port", settings.camera_port,
                               exc) from None
-        log.info("Camera WebSocket server started on port %d", settings.camera_port)
+        log.info("Camera WebSocket server started on port %d%s", settings.camera_port,
+                 " (wss)" if camera_tls else "")
         try:
             servers.append(await serve(
                 viewers.handle, settings.host, settings.viewer_port,
@@ -165,14 +176,20 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
                 # Media is already compressed; per-connection deflate would cost a core at a few
                 # hundred viewers.
                 compression=None, ping_interval=20, ping_timeout=20,
-                open_timeout=settings.http_timeout, close_timeout=SHUTDOWN_STEP))
+                open_timeout=settings.http_timeout, close_timeout=SHUTDOWN_STEP,
+                **_tls_options(tls_context, settings)))
         except OSError as exc:
             raise _bind_error("viewer WebSocket", "--viewer-port", settings.viewer_port,
                               exc) from None
-        log.info("Viewer WebSocket server started on port %d", settings.viewer_port)
+        log.info("Viewer WebSocket server started on port %d%s", settings.viewer_port,
+                 " (wss)" if tls_context else "")
+        if certificate:
+            _log_tls(settings, certificate, bool(camera_tls))
         log.info("Server is ready!")
         tasks = [asyncio.create_task(_prune_forever(registry, settings.grace)),
                  asyncio.create_task(audience.watch())]
+        if certificate:
+            tasks.append(asyncio.create_task(certificate.watch()))
         await stop.wait()
         log.info("Shutting down")
     finally:
@@ -181,6 +198,26 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
         await _shut_down(servers, registry, recordings, audience, guard, runner)
         loop_monitor.stop()
         log.info("Stopped")
+
+
+def _tls_options(context, settings: Settings) -> dict:
+    # A client that opens a TCP connection and never completes the TLS handshake is held to the
+    # same deadline as one that never sends its request (asyncio's default is 60 s).
+    if context is None:
+        return {}
+    return {"ssl": context, "ssl_handshake_timeout": settings.http_timeout}
+
+
+def _log_tls(settings: Settings, certificate: ServerCertificate, camera_tls: bool) -> None:
+    ports = [f"HTTP port {settings.http_port} (https)",
+             f"viewer port {settings.viewer_port} (wss)"]
+    if camera_tls:
+        ports.append(f"camera port {settings.camera_port} (wss)")
+    plain = "" if camera_tls else (f"; the camera port {settings.camera_port} stays plain ws:// "
+                                   "(camera_tls = false)")
+    log.info("TLS on the %s%s. Certificate %s: %s; its files are checked for a renewal every "
+             "%g s", ", ".join(ports), plain, settings.tls_cert, certificate.current.describe(),
+             certificate.check_seconds)
 
 
 #: Shutdown has 3 s in all whatever the peers do: each step (FFmpeg's last frames, a peer's

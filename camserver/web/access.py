@@ -136,7 +136,9 @@ def safe_next(value: str | None) -> str:
     if not value or value.startswith(("/", "\\")) or "\\" in value \
             or ":" in value.split("/")[0].split("?")[0]:
         return "./"
-    return value
+    # The H.264 page is the top level ("" + "?camera=x"): a bare query would resolve against
+    # the login page's own URL (login?camera=x) and stay there.
+    return "./" + value if value.startswith("?") else value
 
 
 def add_routes(app: web.Application, gate: Gate, sessions: SessionStore, audience: Audience,

@@ -156,7 +156,9 @@ class GuardedSite(web.BaseSite):
         await super().start()
         self._server = await asyncio.get_running_loop().create_server(
             self._guard.protocol_factory(self._runner.server), self._host, self._port,
-            ssl=self._ssl_context, backlog=self._backlog, reuse_address=True)
+            ssl=self._ssl_context, backlog=self._backlog, reuse_address=True,
+            # The guard's deadline starts once TLS is up; the handshake gets the same one.
+            **({"ssl_handshake_timeout": self._guard.timeout} if self._ssl_context else {}))
 
 
 async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:

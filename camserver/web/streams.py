@@ -53,7 +53,9 @@ class HttpViewer(Viewer):
 
     def backlog(self) -> int:
         transport = self._transport
-        return self._queued + (transport.get_write_buffer_size() if transport else 0)
+        # A closed TLS transport cannot say its buffer size (asyncio drops its SSL protocol).
+        open_ = transport is not None and not transport.is_closing()
+        return self._queued + (transport.get_write_buffer_size() if open_ else 0)
 
     def close(self) -> None:
         self._closed = True
