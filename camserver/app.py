@@ -7,6 +7,7 @@ clear log line and no traceback), 1 for anything unexpected.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import functools
 import logging
@@ -28,7 +29,11 @@ from .ingest.camera import CameraEndpoint
 from .ingest.ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_ffmpeg
 from .ingest.stream import CameraStream
 from .loopwatch import LoopMonitor
+from .outputs import targets
 from .outputs.audience import Audience
+from .outputs.hls import HlsManager
+from .outputs.restream import RestreamManager
+from .access.signing import UrlSigner
 from .outputs.viewer import ViewerEndpoint
 from .recording import settings as recording_settings
 from .recording.settings import CAMERA_KEYS, RecordingConfig
@@ -57,9 +62,35 @@ class Configured:
     """What the config file says beyond [server], checked before anything starts."""
     accounts: Accounts
     recording: RecordingConfig
+    #: Restream targets: camera id (or "*", URLs with {camera}) -> URLs.
+    restream: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
-CAMERA_TABLE_KEYS = ("name", *CAMERA_KEYS)
+CAMERA_TABLE_KEYS = ("name", "restream", *CAMERA_KEYS)
+
+
+def _restream_plan(settings: Settings, cameras: dict, where: str) -> dict[str, tuple[str, ...]]:
+    """[camera.<id>] restream lists (checked) plus --restream ID=URL; ValueError names the key.
+    A camera's own list replaces [camera."*"]'s, as for every camera key."""
+    plan: dict[str, tuple[str, ...]] = {}
+    for camera_id, table in cameras.items():
+        if "restream" not in table:
+            continue
+        urls = table["restream"]
+        key = f"{where}: camera.{camera_id}.restream"
+        if not isinstance(urls, list):
+            raise ValueError(f"{key}: a list of URLs, e.g. [\"rtmp://host/live/key\"]")
+        for n, url in enumerate(urls):
+            try:
+                targets.check_url(targets.for_camera(url, "x") if isinstance(url, str) else url)
+            except ValueError as exc:
+                raise ValueError(f"{key}[{n}]: {exc}") from None
+            if camera_id == "*" and targets.CAMERA_PLACEHOLDER not in url:
+                raise ValueError(f"{key}[{n}]: a URL for every camera needs {{camera}} in it")
+        plan[camera_id] = tuple(dict.fromkeys(urls))
+    for camera_id, url in settings.restream:
+        plan[camera_id] = tuple(dict.fromkeys((*plan.get(camera_id, ()), url)))
+    return plan
 
 
 def configure(settings: Settings) -> Configured:
@@ -86,11 +117,12 @@ def configure(settings: Settings) -> Configured:
                 raise ValueError(f"{where}: camera.{camera_id}.name: 1-64 characters")
         recording = recording_settings.parse_config(
             document, record_all=settings.record, record_dir=settings.record_dir)
+        restream = _restream_plan(settings, cameras, where)
     except ValueError as exc:
         message = str(exc)
         raise ConfigError(message if message.startswith(where) else f"{where}: {message}") \
             from None
-    return Configured(accounts, recording)
+    return Configured(accounts, recording, restream)
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None,
@@ -122,6 +154,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     recordings = RecordingManager(config.recording)
     await recordings.start()
     registry.on_new_stream.append(recordings.attach)  # a recorder joins each stream it records
+    restreams = RestreamManager(config.restream, ffmpeg)
+    registry.on_new_stream.append(restreams.attach)
+    restreams.start()
+    hls = HlsManager(registry, UrlSigner.load(settings.state_dir), gop=settings.gop)
+    registry.on_new_stream.append(hls.attach)
+    hls.start()
     audience = Audience(settings.max_viewers, settings.max_viewers_per_address,
                         settings.viewer_stall_timeout)
     sessions = SessionStore(settings.state_dir, settings.session_days * 86400)
@@ -131,7 +169,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     cameras = CameraEndpoint(registry, settings.max_frame_bytes, gate)
     viewers = ViewerEndpoint(registry, audience, gate)
     services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name, gate,
-                        sessions, viewers, recordings)
+                        sessions, viewers, recordings, restreams=restreams, hls=hls)
     guard = HttpGuard(settings.http_timeout, max_per_address=2 * settings.max_viewers_per_address)
 
     runner = web.AppRunner(make_app(services, guard), access_log=None,
@@ -178,7 +216,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     finally:
         for task in tasks:
             task.cancel()
-        await _shut_down(servers, registry, recordings, audience, guard, runner)
+        hls.close()
+        await _shut_down(servers, registry, recordings, audience, guard, runner, restreams)
         loop_monitor.stop()
         log.info("Stopped")
 
@@ -190,7 +229,8 @@ SHUTDOWN_DEADLINE = 2.5
 
 
 async def _shut_down(servers, registry: Registry, recordings: RecordingManager,
-                     audience: Audience, guard: HttpGuard, runner: web.AppRunner) -> None:
+                     audience: Audience, guard: HttpGuard, runner: web.AppRunner,
+                     restreams: RestreamManager) -> None:
     # A viewer with unsent bytes would hold its closing handshake for a close timeout each.
     audience.drop_stalled_now()
     audience.close_all()
@@ -198,7 +238,8 @@ async def _shut_down(servers, registry: Registry, recordings: RecordingManager,
         server.close()
     async def streams() -> None:
         await registry.shutdown(SHUTDOWN_STEP)
-        await recordings.close(SHUTDOWN_STEP)  # after the encoders: their last frames are in
+        # After the encoders: their last frames are in.
+        await asyncio.gather(recordings.close(SHUTDOWN_STEP), restreams.close(SHUTDOWN_STEP))
 
     steps = [streams(), runner.cleanup(),
              *(server.wait_closed() for server in servers)]

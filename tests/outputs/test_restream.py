@@ -1,0 +1,223 @@
+"""Restream to real servers: Debian's nginx with the RTMP module, and an FFmpeg SRT listener.
+The server pushes the camera's H.264; ffprobe reads it back from the receiver; the receiver dies
+and comes back, and the push resumes by itself while a direct viewer keeps playing."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+
+from camserver.outputs.restream import MAX_BACKLOG
+from conftest import free_port
+from live_helpers import (BackgroundViewer, camera_status, free_udp_port, get_json, get_text,
+                          probe_live, wait_until)
+from nginx import Nginx
+
+KEY = "s3cretStreamKey42"
+
+
+def target(server, camera_id: str = "cam", n: int = 0) -> dict:
+    return (camera_status(server, camera_id).get("restream") or [{}])[n]
+
+
+def check_masked(server, secret: str) -> None:
+    """The secret is nowhere a user or a log reader sees it."""
+    assert secret not in server.log()
+    assert secret not in get_text(server.http_url("/status"))
+    assert secret not in get_text(server.http_url("/metrics"))
+
+
+def test_restream_to_nginx_rtmp_resumes_after_nginx_is_killed(start_server, start_camera,
+                                                              tmp_path):
+    port = free_port()
+    nginx = Nginx.rtmp(tmp_path / "nginx", port).start()
+    try:
+        url = f"rtmp://127.0.0.1:{port}/live/{KEY}"
+        server = start_server("--restream", f"cam={url}")
+        start_camera(server.camera_url("cam"))
+        viewer = BackgroundViewer(server.viewer_url("cam"))
+        started = time.monotonic()
+        wait_until(lambda: target(server).get("connected"), 30, what="restream connected")
+        connected_after = time.monotonic() - started
+        first = probe_live(url)
+        assert len(first) >= 10, first
+        assert {(f["codec"], f["width"], f["height"]) for f in first} == {("h264", 640, 480)}
+        status = target(server)
+        assert status["url"] == f"rtmp://127.0.0.1:{port}/live/***"
+        assert status["bytes"] > 0 and status["frames_sent"] > 0
+
+        nginx.kill()
+        killed = time.monotonic()
+        lost = wait_until(lambda: (t := target(server))["failures"] >= 1 and
+                          not t["connected"] and t, 30, what="loss noticed")
+        noticed_after = time.monotonic() - killed
+        assert lost["last_error"], lost
+        nginx.start()
+        restarted = time.monotonic()
+        back = wait_until(lambda: (t := target(server))["connects"] >= 2 and t["connected"]
+                          and t, 60, what="restream resumed")
+        resumed_after = time.monotonic() - restarted
+        second = probe_live(url)
+        assert len(second) >= 10, second
+        assert {(f["codec"], f["width"], f["height"]) for f in second} == {("h264", 640, 480)}
+        time.sleep(1)  # the direct viewer plays on after the reconnection too
+        assert camera_status(server, "cam")["viewer_frames_skipped"] == 0
+        figures = viewer.stop().check_no_gap(0.5)
+        check_masked(server, KEY)
+        print(f"\nconnected {connected_after:.1f} s after the viewer started; loss noticed "
+              f"{noticed_after:.1f} s after SIGKILL ({lost['last_error']!r}); resumed "
+              f"{resumed_after:.1f} s after nginx came back (after {back['failures']} failed "
+              f"attempts); direct viewer: {figures}; ffprobe read {len(first)} and "
+              f"{len(second)} frames of 640x480 H.264 from nginx")
+    finally:
+        nginx.stop()
+
+
+def ffmpeg_builds() -> list:
+    return [pytest.param("ffmpeg", id="debian-ffmpeg"),
+            pytest.param(imageio_ffmpeg.get_ffmpeg_exe(), id="bundled-ffmpeg")]
+
+
+class SrtListener:
+    """An FFmpeg SRT listener that writes what it receives to a TS file."""
+
+    def __init__(self, port: int, output: Path):
+        self.output = output
+        self.proc = subprocess.Popen(
+            ["ffmpeg", "-hide_banner", "-v", "error", "-y",
+             "-i", f"srt://127.0.0.1:{port}?mode=listener", "-map", "0:v", "-c", "copy",
+             "-f", "mpegts", str(output)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def size(self) -> int:
+        return self.output.stat().st_size if self.output.exists() else 0
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def has_srt(ffmpeg: str) -> bool:
+    out = subprocess.run([ffmpeg, "-hide_banner", "-protocols"], capture_output=True,
+                         text=True, timeout=20).stdout
+    return "srt" in out.split("Output:")[-1].split()
+
+
+@pytest.mark.parametrize("ffmpeg", ffmpeg_builds())
+def test_restream_to_srt_listener_resumes_after_it_is_killed(ffmpeg, start_server,
+                                                             start_camera, tmp_path):
+    # Both builds this project uses have SRT (Debian's 5.1 with libsrt, the bundled 9.0.2).
+    assert has_srt(ffmpeg) and has_srt("ffmpeg")
+    port = free_udp_port()
+    secret = "s3cretStreamId7"
+    listener = SrtListener(port, tmp_path / "first.ts")
+    second_listener = None
+    try:
+        server = start_server("--ffmpeg", ffmpeg, "--restream",
+                              f"cam=srt://127.0.0.1:{port}?mode=caller&streamid={secret}")
+        start_camera(server.camera_url("cam"))
+        viewer = BackgroundViewer(server.viewer_url("cam"))
+        wait_until(lambda: target(server).get("connected") and listener.size() > 200_000, 30,
+                   what="SRT restream connected and received")
+        assert target(server)["url"] == f"srt://127.0.0.1:{port}?mode=caller&streamid=***"
+        listener.kill()
+        killed = time.monotonic()
+        first = probe_live(str(listener.output), seconds=30)
+        assert len(first) >= 30
+        assert {(f["codec"], f["width"], f["height"]) for f in first} == {("h264", 640, 480)}
+        lost = wait_until(lambda: (t := target(server))["failures"] >= 1 and
+                          not t["connected"] and t, 30, what="loss noticed")
+        noticed_after = time.monotonic() - killed
+        second_listener = SrtListener(port, tmp_path / "second.ts")
+        restarted = time.monotonic()
+        wait_until(lambda: (t := target(server))["connects"] >= 2 and t["connected"]
+                   and second_listener.size() > 200_000, 60, what="restream resumed")
+        resumed_after = time.monotonic() - restarted
+        second_listener.stop()
+        second = probe_live(str(second_listener.output), seconds=30)
+        assert len(second) >= 30
+        assert {(f["codec"], f["width"], f["height"]) for f in second} == {("h264", 640, 480)}
+        assert camera_status(server, "cam")["viewer_frames_skipped"] == 0
+        figures = viewer.stop().check_no_gap(0.5)
+        check_masked(server, secret)
+        print(f"\n{ffmpeg}: loss noticed {noticed_after:.1f} s after SIGKILL "
+              f"({lost['last_error']!r}); resumed {resumed_after:.1f} s after the listener "
+              f"came back; receivers decoded {len(first)} and {len(second)} frames of 640x480 "
+              f"H.264; direct viewer: {figures}")
+    finally:
+        listener.kill()
+        if second_listener is not None:
+            second_listener.kill()
+
+
+class SilentServer:
+    """Accepts TCP connections and never answers or reads: an RTMP server that hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.sock.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def test_a_hanging_target_costs_bounded_memory_and_never_disturbs_viewers(start_server,
+                                                                         start_camera):
+    """A target that accepts the connection and then answers nothing: FFmpeg hangs in the RTMP
+    handshake and reads no more video. The server's queue for it stops at the bound (the
+    target skips frames), FFmpeg is killed when the target has not taken the stream within
+    20 s and tried again; the direct viewer plays on as if nothing happened."""
+    silent = SilentServer()
+    try:
+        server = start_server("--restream", f"cam=rtmp://127.0.0.1:{silent.port}/live/{KEY}")
+        start_camera(server.camera_url("cam"))
+        viewer = BackgroundViewer(server.viewer_url("cam"))
+        wait_until(lambda: target(server).get("frames_skipped", 0) > 0, 60,
+                   what="the hanging target's queue is full and it skips")
+        status = target(server)
+        assert status["state"] == "connecting" and not status["connected"], status
+        assert 0 < status["backlog_bytes"] <= MAX_BACKLOG + 256 * 1024, status
+        failed = wait_until(lambda: (t := target(server))["failures"] >= 1 and t, 40,
+                            what="FFmpeg killed after the connect timeout")
+        assert "did not take the stream within 20 s" in failed["last_error"], failed
+        wait_until(lambda: target(server)["starts"] >= 2, 10, what="tried again")
+        assert camera_status(server, "cam")["viewer_frames_skipped"] == 0
+        figures = viewer.stop().check_no_gap(0.5)
+        check_masked(server, KEY)
+        report = get_json(server.http_url("/status"))
+        print(f"\nhanging target: {failed}; direct viewer: {figures}; server delay p99 "
+              f"{camera_status(server, 'cam')['server_delay_ms_p99']} ms, loop lag max "
+              f"{report['server']['loop_lag_max_ms']} ms")
+    finally:
+        silent.close()
