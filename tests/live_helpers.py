@@ -17,8 +17,9 @@ from conftest import ffprobe_path
 from helpers import decode_errors, probe_frames
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def get_json(url: str, headers: dict | None = None) -> dict:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 

@@ -94,12 +94,12 @@ class HlsOutput(StreamConsumer):
             for frame in list(stream.fanout.gop):
                 self.on_frame(frame)
 
-    def deactivate(self) -> None:
+    def deactivate(self, idle: float) -> None:
         if self.stream is not None:
             self.stream.remove_consumer(self)
         self.stream = None
         self.segmenter = None
-        log.info("%s: HLS stopped (no playlist request for %g s)", self.name, IDLE_SECONDS)
+        log.info("%s: HLS stopped (no playlist request for %g s)", self.name, idle)
 
     def _done(self, segment: Segment | None) -> None:
         if segment is not None:
@@ -155,11 +155,12 @@ class HlsManager:
     """Every camera's :class:`HlsOutput`, the signing of links, idle stops."""
 
     def __init__(self, registry: "Registry", signer: UrlSigner, gop: float = 1.0,
-                 clock=time.time):
+                 clock=time.time, idle_seconds: float = IDLE_SECONDS):
         self.registry = registry
         self.signer = signer
         self.gop = gop
         self._clock = clock
+        self.idle_seconds = idle_seconds
         self.outputs: dict[str, HlsOutput] = {}
         self._task: asyncio.Task | None = None
         self._log = RateLimitedLog(log)
@@ -216,8 +217,8 @@ class HlsManager:
             await asyncio.sleep(TICK_SECONDS)
             now = time.monotonic()
             for output in list(self.outputs.values()):
-                if output.active and now - output.last_request > IDLE_SECONDS:
-                    output.deactivate()
+                if output.active and now - output.last_request > self.idle_seconds:
+                    output.deactivate(self.idle_seconds)
 
     def camera_status(self, camera_id: str) -> dict | None:
         output = self.outputs.get(camera_id)

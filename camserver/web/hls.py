@@ -15,9 +15,12 @@ URIs in the playlist are relative to it, so the server may sit under a proxy's p
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
-from ..registry import valid_camera_id
+from ..outputs.hls import READY_SECONDS
+from ..registry import TooManyWaiting, valid_camera_id
 from ..services import Services
 from .access import anonymous_may
 
@@ -42,8 +45,16 @@ def add_routes(app: web.Application, services: Services) -> None:
         camera = camera_id(request)
         stream = registry.get(camera)
         if stream is None:
-            raise web.HTTPNotFound(text="no such camera (yet)\n",
-                                   headers={"Cache-Control": "no-store"})
+            if not registry.may_exist(camera):
+                raise web.HTTPNotFound(text="no such camera\n",
+                                       headers={"Cache-Control": "no-store"})
+            # A declared camera (or any, without declarations) that is not connected yet: wait
+            # for it a while, in one of the registry's bounded waiting slots, as viewers do.
+            try:
+                stream = await asyncio.wait_for(registry.wait_for(camera), READY_SECONDS)
+            except (asyncio.TimeoutError, TooManyWaiting):
+                raise web.HTTPServiceUnavailable(text="camera not connected\n", headers={
+                    "Cache-Control": "no-store", "Retry-After": "2"}) from None
         public = anonymous_may(gate, "read", camera)
         text = await hls.playlist(stream, signed=not public)
         if text is None:
