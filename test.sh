@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole test suite: Python tests (real FFmpeg, real sockets, real Chromium, Firefox ESR
 # and WebKitGTK) and the firmware's host C tests. Installs what it needs: Debian's ffmpeg
-# (ffprobe), chromium, firefox-esr, WebKitGTK's WebDriver, Xvfb and gcc, and the Python packages
+# (ffprobe), chromium, firefox-esr, WebKitGTK's WebDriver, Xvfb, gcc, nginx-light with
+# libnginx-mod-rtmp (restream and HLS cache tests), and the Python packages
 # in .venv. Nothing is downloaded at run time. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,6 +17,9 @@ installed libavcodec59 || missing+=(libavcodec59)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 # The firmware host tests check real certificates made by openssl.
 command -v openssl >/dev/null || missing+=(openssl)
+# Restream and HLS tests: nginx as an RTMP server (its RTMP module) and as a caching proxy.
+[ -x /usr/sbin/nginx ] || bare+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || bare+=(libnginx-mod-rtmp)
 # WebKitGTK: WebKitWebDriver (with MiniBrowser), a virtual display, and H.264 for GStreamer.
 [ -x /usr/bin/WebKitWebDriver ] || bare+=(webkit2gtk-driver)
 [ -x /usr/bin/Xvfb ] || bare+=(xvfb)

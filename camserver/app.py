@@ -135,6 +135,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     except FfmpegNotFound as exc:
         raise StartupError(str(exc)) from None
     log.info("Using FFmpeg %s at %s", ffmpeg_version(ffmpeg), ffmpeg)
+    _check_restream_protocols(ffmpeg, config.restream)
     try:
         encoder = await choose_encoder(ffmpeg, settings.encoder)
     except RuntimeError as exc:
@@ -253,6 +254,27 @@ async def _shut_down(servers, registry: Registry, recordings: RecordingManager,
             for connection in server.connections:
                 if connection.transport is not None:
                     connection.transport.abort()
+
+
+def _check_restream_protocols(ffmpeg: str, plan: dict[str, tuple[str, ...]]) -> None:
+    """A restream target this FFmpeg build cannot reach is a start-up error, not a target that
+    fails forever."""
+    urls = [url for urls in plan.values() for url in urls]
+    if not urls:
+        return
+    import subprocess
+    def listing(what: str) -> str:
+        return subprocess.run([ffmpeg, "-hide_banner", what], capture_output=True, text=True,
+                              timeout=20).stdout
+
+    missing = targets.missing_schemes(urls, targets.output_protocols(listing("-protocols")),
+                                      targets.muxers(listing("-muxers")))
+    if missing:
+        raise StartupError(f"FFmpeg at {ffmpeg} cannot push to "
+                           f"{', '.join(sorted(s + '://' for s in missing))} (this build "
+                           "lacks the protocol or muxer; Debian's ffmpeg package and the one bundled "
+                           "with imageio-ffmpeg have rtmp, rtmps, srt and rtsp); choose "
+                           "another with --ffmpeg")
 
 
 def _raise_open_file_limit(settings: Settings) -> None:

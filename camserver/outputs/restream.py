@@ -26,6 +26,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import re
 import subprocess
@@ -73,8 +74,16 @@ class _Child:
     def __init__(self, proc: asyncio.subprocess.Process):
         self.proc = proc
         self.started = time.monotonic()
-        #: Bytes FFmpeg reports written to the target (its -progress total_size).
-        self.bytes = 0
+        #: What FFmpeg reports (-progress): frames written to the target, and bytes where the
+        #: output has a byte count (RTMP, SRT; RTSP has none: N/A).
+        self.frames_out = 0
+        self.total_size: int | None = None
+        #: Frames and bytes handed to FFmpeg, and (frames, bytes) marks not yet confirmed out,
+        #: so that a target without a byte count still shows the bytes it took.
+        self.frames_in = 0
+        self.bytes_in = 0
+        self._marks: collections.deque[tuple[int, int]] = collections.deque()
+        self._bytes_out_of_marks = 0
         self.connected_at: float | None = None
         self.last_progress = self.started
         self.stop_requested = False
@@ -92,6 +101,22 @@ class _Child:
 
     def write(self, data: bytes) -> None:
         self.proc.stdin.write(data)
+        self.frames_in += 1
+        self.bytes_in += len(data)
+        self._marks.append((self.frames_in, self.bytes_in))
+
+    def progress(self, frames: int, total_size: int | None) -> bool:
+        """FFmpeg's figures; whether it moved on."""
+        moved = frames != self.frames_out or total_size != self.total_size
+        self.frames_out, self.total_size = frames, total_size
+        while self._marks and self._marks[0][0] <= frames:
+            self._bytes_out_of_marks = self._marks.popleft()[1]
+        return moved
+
+    @property
+    def bytes(self) -> int:
+        """Bytes written to the target (RTSP: the TS bytes of the frames it took)."""
+        return self.total_size if self.total_size is not None else self._bytes_out_of_marks
 
     def end_input(self) -> None:
         self.stop_requested = True
@@ -128,6 +153,7 @@ class Target:
         self._last_frame = 0.0
         #: Figures for /status and /metrics.
         self.bytes_done = 0  # bytes written by FFmpeg runs that have ended
+        self.frames_done = 0
         self.frames_sent = 0
         self.frames_skipped = 0
         self.starts = 0
@@ -235,6 +261,7 @@ class Target:
             raise
         finally:
             self.bytes_done += child.bytes
+            self.frames_done += child.frames_out
             self._child = None
         now = time.monotonic()
         if child.connected_at is not None and now - child.connected_at >= STEADY_SECONDS:
@@ -257,19 +284,23 @@ class Target:
                       self.name, was, clip(self.last_error), delay)
 
     async def _read_progress(self, child: _Child) -> None:
+        """FFmpeg's -progress blocks (``frame=``, ``total_size=``, ..., ``progress=``), every
+        0.5 s once the output is open, i.e. once the target took the stream."""
+        frames, size = 0, None
         while line := await child.proc.stdout.readline():
             key, _, value = line.decode("ascii", "replace").strip().partition("=")
-            if key != "total_size" or not value.isdigit():
-                continue
-            size = int(value)
-            now = time.monotonic()
-            if size != child.bytes:
-                child.last_progress = now
-            child.bytes = size
-            if size and child.connected_at is None:
-                child.connected_at = now
-                self.connects += 1
-                self._log.log(logging.INFO, "connected", "%s: connected", self.name)
+            if key == "frame" and value.isdigit():
+                frames = int(value)
+            elif key == "total_size":
+                size = int(value) if value.isdigit() else None
+            elif key == "progress":
+                now = time.monotonic()
+                if child.progress(frames, size):
+                    child.last_progress = now
+                if (frames or size) and child.connected_at is None:
+                    child.connected_at = now
+                    self.connects += 1
+                    self._log.log(logging.INFO, "connected", "%s: connected", self.name)
 
     async def _read_errors(self, child: _Child) -> None:
         while line := await child.proc.stderr.readline():
@@ -354,6 +385,7 @@ class Target:
             and not child.stop_requested,
             "bytes": self.bytes_done + (child.bytes if child is not None else 0),
             "frames_sent": self.frames_sent,
+            "frames_delivered": self.frames_done + (child.frames_out if child is not None else 0),
             "frames_skipped": self.frames_skipped,
             "backlog_bytes": child.backlog() if child is not None else 0,
             "starts": self.starts,
@@ -462,6 +494,8 @@ _METRICS = (
      "bytes"),
     ("camserver_restream_frames_sent_total", "counter", "frames handed to the target's FFmpeg",
      "frames_sent"),
+    ("camserver_restream_frames_delivered_total", "counter",
+     "frames FFmpeg wrote to the target", "frames_delivered"),
     ("camserver_restream_frames_skipped_total", "counter",
      "frames skipped for a target that was behind or reconnecting", "frames_skipped"),
     ("camserver_restream_connects_total", "counter", "connections the target accepted",

@@ -120,6 +120,38 @@ class Masker:
         return text
 
 
+#: What each scheme needs from the FFmpeg build: (an output protocol, a muxer). RTSP is a muxer
+#: (it drives its own RTP and TCP), not a protocol.
+NEEDS = {"rtmp": ("rtmp", "flv"), "rtmps": ("rtmps", "flv"), "srt": ("srt", "mpegts"),
+         "rtsp": (None, "rtsp")}
+
+
+def output_protocols(protocols_text: str) -> set[str]:
+    """The output protocols in what ``ffmpeg -protocols`` prints."""
+    _, _, outputs = protocols_text.partition("Output:")
+    return set(outputs.split())
+
+
+def muxers(muxers_text: str) -> set[str]:
+    """The muxers in what ``ffmpeg -muxers`` prints (`` E  flv  FLV (Flash Video)``)."""
+    found = set()
+    for line in muxers_text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and "E" in fields[0] and fields[0] != "--":
+            found.update(fields[1].split(","))
+    return found
+
+
+def missing_schemes(urls, protocols: set[str], available_muxers: set[str]) -> set[str]:
+    """Schemes of ``urls`` this FFmpeg build cannot push to (e.g. ``srt`` without libsrt)."""
+    missing = set()
+    for scheme in {urllib.parse.urlsplit(url).scheme for url in urls}:
+        protocol, muxer = NEEDS[scheme]
+        if (protocol is not None and protocol not in protocols) or muxer not in available_muxers:
+            missing.add(scheme)
+    return missing
+
+
 def push_command(ffmpeg: str, url: str) -> list[str]:
     """FFmpeg reading the server's MPEG-TS on stdin and pushing it, copied, to ``url``.
 

@@ -71,3 +71,29 @@ def test_push_command_copies_ts_from_stdin(url, output):
         "-f", "mpegts", "-i", "pipe:0"]
     assert command[command.index("-c"):command.index("-c") + 2] == ["-c", "copy"]
     assert "-progress" in command and "pipe:1" in command
+
+
+def test_missing_schemes_from_ffmpeg_listings():
+    protocols = targets.output_protocols(
+        "Supported file protocols:\nInput:\n  file\n  http\n  srt\n  rtmp\nOutput:\n"
+        "  file\n  http\n  rtmp\n  rtmps\n")
+    muxers = targets.muxers(" E  flv             FLV (Flash Video)\n"
+                            "  E mpegts          MPEG-TS (MPEG-2 Transport Stream)\n"
+                            " D  rtsp            RTSP input\n")
+    assert protocols == {"file", "http", "rtmp", "rtmps"} and muxers == {"flv", "mpegts"}
+    assert targets.missing_schemes(["rtmp://h/live/k", "rtmps://h/a/b"], protocols,
+                                   muxers) == set()
+    assert targets.missing_schemes(["srt://h:1", "rtsp://h/x", "rtmp://h/live/k"], protocols,
+                                   muxers) == {"srt", "rtsp"}
+
+
+def test_both_ffmpeg_builds_can_push_to_every_scheme():
+    import subprocess
+    import imageio_ffmpeg
+    for ffmpeg in ("ffmpeg", imageio_ffmpeg.get_ffmpeg_exe()):
+        def listing(what):
+            return subprocess.run([ffmpeg, "-hide_banner", what], capture_output=True,
+                                  text=True, timeout=20).stdout
+        assert targets.missing_schemes(
+            [f"{s}://h/a/b" for s in targets.SCHEMES], targets.output_protocols(
+                listing("-protocols")), targets.muxers(listing("-muxers"))) == set(), ffmpeg
