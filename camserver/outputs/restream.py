@@ -87,6 +87,7 @@ class _Child:
         self.connected_at: float | None = None
         self.last_progress = self.started
         self.stop_requested = False
+        self.stop_requested_at = 0.0
         #: Why this run failed: the first telling error line (or our own reason for killing it).
         self.error: str | None = None
         self.last_line: str | None = None
@@ -119,7 +120,9 @@ class _Child:
         return self.total_size if self.total_size is not None else self._bytes_out_of_marks
 
     def end_input(self) -> None:
-        self.stop_requested = True
+        if not self.stop_requested:
+            self.stop_requested = True
+            self.stop_requested_at = time.monotonic()
         if not self.proc.stdin.is_closing():
             self.proc.stdin.close()
 
@@ -325,9 +328,14 @@ class Target:
         self._skipping = True
 
     def tick(self, now: float) -> None:
-        """Called every second: end idle pushes, kill stalled or never-connected ones."""
+        """Called every second: end idle pushes, kill stalled or never-connected ones, and
+        those that do not finish after their input ended (a target that takes nothing)."""
         child = self._child
-        if child is None or child.stop_requested or child.proc.returncode is not None:
+        if child is None or child.proc.returncode is not None:
+            return
+        if child.stop_requested:
+            if now - child.stop_requested_at > STOP_SECONDS:
+                child.kill()
             return
         if now - self._last_frame > IDLE_SECONDS:
             self._log.log(logging.INFO, "idle", "%s: no video for %g s; ending the push",
