@@ -78,13 +78,17 @@ class BackgroundViewer:
         assert self._error is None, f"the direct viewer failed: {self._error!r}"
         return self
 
-    def check_no_gap(self, max_late: float = 0.25) -> dict:
+    def check_no_gap(self, max_late: float = 0.25, max_stall: float = 0.5) -> dict:
         """Every frame decodes, and each reached this viewer within ``max_late`` s of the
         fastest one (its delay after its arrival at the server, from the frame's media time,
         which is that arrival): a server that stalled, even for a moment, fails this. A camera
         that sends nothing for a while (the mock camera on a busy machine) does not: no frame,
         no delay. Returns the figures; the caller also checks that the server skipped no frame
-        for this viewer (``viewer_frames_skipped`` in /status)."""
+        for this viewer (``viewer_frames_skipped`` in /status).
+
+        Also no gap in the frames' arrival longer than ``max_stall`` s beyond the gap in their
+        media times (the camera's own pause, which the server cannot fill): the viewer's
+        picture never froze for the server's sake."""
         assert self.messages, "the direct viewer got nothing"
         payload = b"".join(m for _, m in self.messages)
         frames = probe_frames(payload)
@@ -102,8 +106,11 @@ class BackgroundViewer:
             "max_arrival_gap_ms": round(max(b - a for a, b in zip(arrivals, arrivals[1:]))
                                         * 1000),
             "max_media_gap_ms": round(max(b - a for a, b in zip(times, times[1:])) * 1000),
+            "max_stall_ms": round(max((b - a) - (d - c) for (a, b), (c, d) in zip(
+                zip(arrivals, arrivals[1:]), zip(times, times[1:]))) * 1000),
         }
         assert figures["latest_ms"] <= max_late * 1000, figures
+        assert figures["max_stall_ms"] <= max_stall * 1000, figures
         return figures
 
 
@@ -119,3 +126,13 @@ def probe_live(url: str, seconds: float = 2.0, timeout: float = 30.0) -> list[di
     report = json.loads(out.stdout)
     codecs = {s.get("codec_name") for s in report.get("streams", [])}
     return [dict(f, codec=",".join(sorted(filter(None, codecs)))) for f in report["frames"]]
+
+
+def metrics(server) -> dict[str, float]:
+    """``/metrics`` as {'name{labels}': value}."""
+    samples = {}
+    for line in get_text(server.http_url("/metrics")).splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples

@@ -59,6 +59,8 @@ MAX_BACKOFF = 30.0
 STEADY_SECONDS = 30.0
 #: Time a child gets to finish after its input ended, before SIGKILL.
 STOP_SECONDS = 3.0
+#: The last error's text in /metrics is cut to this many characters (a label, not a log).
+MAX_ERROR_LABEL = 200
 TICK_SECONDS = 1.0
 #: FFmpeg's closing lines, which say less about why than the first error of a run does.
 _GENERIC = re.compile(r"^(Conversion failed!?|Exiting normally.*|Error closing file.*|"
@@ -402,6 +404,8 @@ class Target:
             "last_error": self.last_error,
             "last_error_age_s": round(time.time() - self.last_error_at, 1)
             if self.last_error_at is not None else None,
+            "last_error_at": round(self.last_error_at, 3)
+            if self.last_error_at is not None else None,
             "retry_in_s": round(self._retry_at - now, 1) if self._retry_at > now else None,
         }
 
@@ -492,6 +496,22 @@ class RestreamManager:
             for camera_id, status in rows:
                 lines.append(f'{name}{{camera="{camera_id}",target="{_label(status["url"])}"}} '
                              f"{float(status[key]):g}")
+        # The last error as an info metric (its text a label, already masked, one series per
+        # target at a time) and its time, so an alert can say why and since when.
+        lines += ["# HELP camserver_restream_last_error 1 for the target's last error "
+                  "(FFmpeg's first error line or the reason it was killed, keys masked)",
+                  "# TYPE camserver_restream_last_error gauge",
+                  "# HELP camserver_restream_last_error_timestamp_seconds when the target's "
+                  "last error happened (unix time; 0: none yet)",
+                  "# TYPE camserver_restream_last_error_timestamp_seconds gauge"]
+        for camera_id, status in rows:
+            labels = f'camera="{camera_id}",target="{_label(status["url"])}"'
+            if status["last_error"] is not None:
+                lines.append(f'camserver_restream_last_error{{{labels},'
+                             f'error="{_label(status["last_error"][:MAX_ERROR_LABEL])}"}} 1')
+            at = status["last_error_at"]
+            lines.append(f"camserver_restream_last_error_timestamp_seconds{{{labels}}} "
+                         f"{at if at is not None else 0:.3f}")
         return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ import pytest
 from camserver.outputs.restream import MAX_BACKLOG
 from conftest import free_port
 from live_helpers import (BackgroundViewer, camera_status, free_udp_port, get_json, get_text,
-                          probe_live, wait_until)
+                          metrics, probe_live, wait_until)
 from nginx import Nginx
 
 KEY = "s3cretStreamKey42"
@@ -30,8 +30,26 @@ def target(server, camera_id: str = "cam", n: int = 0) -> dict:
 #: check_no_gap's bound: a frame may reach the direct viewer at most this much later than the
 #: fastest one. A restream that blocked the server (a connect or a pipe write waited on) would
 #: hold every viewer for seconds; the noise on this shared 2-core machine, with other test
-#: runs beside, was up to ~0.35 s (encoder and loop both late).
+#: runs beside, was up to ~0.35 s (encoder and loop both late). check_no_gap also bounds each
+#: gap between two frames' arrivals, beyond their media gap, to 0.5 s (seen: at most 0.13 s).
 MAX_LATE = 1.0
+
+
+def target_metrics(server, shown: str, camera_id: str = "cam") -> dict:
+    """The target's samples in /metrics, by name without the prefix; ``errors``: the
+    ``error`` labels of its ``last_error`` series."""
+    labels = f'{{camera="{camera_id}",target="{shown}"'
+    found: dict = {"errors": []}
+    for key, value in metrics(server).items():
+        name, _, rest = key.partition("{")
+        if not name.startswith("camserver_restream_") or not ("{" + rest).startswith(labels):
+            continue
+        short = name.removeprefix("camserver_restream_")
+        if short == "last_error":
+            found["errors"].append(rest.split('error="', 1)[1].rsplit('"', 1)[0])
+        else:
+            found[short] = value
+    return found
 
 
 def check_masked(server, secret: str) -> None:
@@ -66,6 +84,12 @@ def test_restream_to_nginx_rtmp_resumes_after_nginx_is_killed(start_server, star
                           not t["connected"] and t, 30, what="loss noticed")
         noticed_after = time.monotonic() - killed
         assert lost["last_error"], lost
+        shown = f"rtmp://127.0.0.1:{port}/live/***"
+        down = target_metrics(server, shown)
+        assert down["connected"] == 0 and down["failures_total"] >= 1, down
+        assert down["bytes_total"] >= status["bytes"] > 0, down
+        assert len(down["errors"]) == 1 and down["errors"][0], down
+        assert abs(down["last_error_timestamp_seconds"] - time.time()) < 60, down
         nginx.start()
         restarted = time.monotonic()
         back = wait_until(lambda: (t := target(server))["connects"] >= 2 and t["connected"]
@@ -74,6 +98,10 @@ def test_restream_to_nginx_rtmp_resumes_after_nginx_is_killed(start_server, star
         second = probe_live(url)
         assert len(second) >= 10, second
         assert {(f["codec"], f["width"], f["height"]) for f in second} == {("h264", 640, 480)}
+        up = target_metrics(server, shown)
+        assert up["connected"] == 1 and up["connects_total"] >= 2, up
+        assert up["bytes_total"] > down["bytes_total"], (up, down)
+        assert back["bytes"] > 0 and back["last_error"], back  # the last error stays, with its age
         time.sleep(1)  # the direct viewer plays on after the reconnection too
         assert camera_status(server, "cam")["viewer_frames_skipped"] == 0
         figures = viewer.stop().check_no_gap(MAX_LATE)
@@ -82,7 +110,7 @@ def test_restream_to_nginx_rtmp_resumes_after_nginx_is_killed(start_server, star
               f"{noticed_after:.1f} s after SIGKILL ({lost['last_error']!r}); resumed "
               f"{resumed_after:.1f} s after nginx came back (after {back['failures']} failed "
               f"attempts); direct viewer: {figures}; ffprobe read {len(first)} and "
-              f"{len(second)} frames of 640x480 H.264 from nginx")
+              f"{len(second)} frames of 640x480 H.264 from nginx; /metrics after the loss: {down}")
     finally:
         nginx.stop()
 
