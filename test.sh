@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole test suite: Python tests (real FFmpeg, real sockets, real Chromium, Firefox ESR
 # and WebKitGTK) and the firmware's host C tests. Installs what it needs: Debian's ffmpeg
-# (ffprobe), chromium, firefox-esr, WebKitGTK's WebDriver, Xvfb, gcc, openssl, nginx and
-# Caddy, and the Python packages in .venv. Nothing is downloaded at run time. Extra arguments
-# go to pytest.
+# (ffprobe), chromium, firefox-esr, WebKitGTK's WebDriver, Xvfb, gcc, openssl, nginx with
+# libnginx-mod-rtmp, Caddy, and the Python packages in .venv. Nothing is downloaded at run
+# time. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
@@ -17,9 +17,11 @@ installed libavcodec59 || missing+=(libavcodec59)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 # The firmware host tests check real certificates made by openssl.
 command -v openssl >/dev/null || missing+=(openssl)
-# The TLS tests put the server behind a real nginx and Caddy (each started by the test on a
-# free port).
+# The TLS tests put the server behind a real nginx and Caddy; the restream and HLS tests use
+# nginx as an RTMP server (its RTMP module) and as a caching proxy. Each test starts its own on
+# a free port.
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || bare+=(libnginx-mod-rtmp)
 [ -x /usr/bin/caddy ] || bare+=(caddy)
 # WebKitGTK: WebKitWebDriver (with MiniBrowser), a virtual display, and H.264 for GStreamer.
 [ -x /usr/bin/WebKitWebDriver ] || bare+=(webkit2gtk-driver)

@@ -7,6 +7,7 @@ clear log line and no traceback), 1 for anything unexpected.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import functools
 import logging
@@ -29,7 +30,11 @@ from .ingest.camera import CameraEndpoint
 from .ingest.ffmpeg import FfmpegNotFound, choose_encoder, ffmpeg_version, find_ffmpeg
 from .ingest.stream import CameraStream
 from .loopwatch import LoopMonitor
+from .outputs import targets
 from .outputs.audience import Audience
+from .outputs.hls import HlsManager
+from .outputs.restream import RestreamManager
+from .access.signing import UrlSigner
 from .outputs.viewer import ViewerEndpoint
 from .recording import settings as recording_settings
 from .recording.settings import CAMERA_KEYS, RecordingConfig
@@ -58,9 +63,35 @@ class Configured:
     """What the config file says beyond [server], checked before anything starts."""
     accounts: Accounts
     recording: RecordingConfig
+    #: Restream targets: camera id (or "*", URLs with {camera}) -> URLs.
+    restream: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
-CAMERA_TABLE_KEYS = ("name", *CAMERA_KEYS)
+CAMERA_TABLE_KEYS = ("name", "restream", *CAMERA_KEYS)
+
+
+def _restream_plan(settings: Settings, cameras: dict, where: str) -> dict[str, tuple[str, ...]]:
+    """[camera.<id>] restream lists (checked) plus --restream ID=URL; ValueError names the key.
+    A camera's own list replaces [camera."*"]'s, as for every camera key."""
+    plan: dict[str, tuple[str, ...]] = {}
+    for camera_id, table in cameras.items():
+        if "restream" not in table:
+            continue
+        urls = table["restream"]
+        key = f"{where}: camera.{camera_id}.restream"
+        if not isinstance(urls, list):
+            raise ValueError(f"{key}: a list of URLs, e.g. [\"rtmp://host/live/key\"]")
+        for n, url in enumerate(urls):
+            try:
+                targets.check_url(targets.for_camera(url, "x") if isinstance(url, str) else url)
+            except ValueError as exc:
+                raise ValueError(f"{key}[{n}]: {exc}") from None
+            if camera_id == "*" and targets.CAMERA_PLACEHOLDER not in url:
+                raise ValueError(f"{key}[{n}]: a URL for every camera needs {{camera}} in it")
+        plan[camera_id] = tuple(dict.fromkeys(urls))
+    for camera_id, url in settings.restream:
+        plan[camera_id] = tuple(dict.fromkeys((*plan.get(camera_id, ()), url)))
+    return plan
 
 
 def configure(settings: Settings) -> Configured:
@@ -87,11 +118,12 @@ def configure(settings: Settings) -> Configured:
                 raise ValueError(f"{where}: camera.{camera_id}.name: 1-64 characters")
         recording = recording_settings.parse_config(
             document, record_all=settings.record, record_dir=settings.record_dir)
+        restream = _restream_plan(settings, cameras, where)
     except ValueError as exc:
         message = str(exc)
         raise ConfigError(message if message.startswith(where) else f"{where}: {message}") \
             from None
-    return Configured(accounts, recording)
+    return Configured(accounts, recording, restream)
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None,
@@ -110,6 +142,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     except FfmpegNotFound as exc:
         raise StartupError(str(exc)) from None
     log.info("Using FFmpeg %s at %s", ffmpeg_version(ffmpeg), ffmpeg)
+    _check_restream_protocols(ffmpeg, config.restream)
     try:
         encoder = await choose_encoder(ffmpeg, settings.encoder)
     except RuntimeError as exc:
@@ -129,6 +162,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     recordings = RecordingManager(config.recording)
     await recordings.start()
     registry.on_new_stream.append(recordings.attach)  # a recorder joins each stream it records
+    restreams = RestreamManager(config.restream, ffmpeg)
+    registry.on_new_stream.append(restreams.attach)
+    restreams.start()
+    hls = HlsManager(registry, UrlSigner.load(settings.state_dir), gop=settings.gop)
+    registry.on_new_stream.append(hls.attach)
+    hls.start()
     audience = Audience(settings.max_viewers, settings.max_viewers_per_address,
                         settings.viewer_stall_timeout)
     sessions = SessionStore(settings.state_dir, settings.session_days * 86400)
@@ -138,7 +177,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     cameras = CameraEndpoint(registry, settings.max_frame_bytes, gate, tls=bool(camera_tls))
     viewers = ViewerEndpoint(registry, audience, gate, tls=bool(tls_context))
     services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name, gate,
-                        sessions, viewers, recordings, tls=bool(tls_context))
+                        sessions, viewers, recordings, tls=bool(tls_context),
+                        restreams=restreams, hls=hls)
     guard = HttpGuard(settings.http_timeout, max_per_address=2 * settings.max_viewers_per_address)
 
     runner = web.AppRunner(make_app(services, guard), access_log=None,
@@ -195,7 +235,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     finally:
         for task in tasks:
             task.cancel()
-        await _shut_down(servers, registry, recordings, audience, guard, runner)
+        hls.close()
+        await _shut_down(servers, registry, recordings, audience, guard, runner, restreams)
         loop_monitor.stop()
         log.info("Stopped")
 
@@ -227,7 +268,8 @@ SHUTDOWN_DEADLINE = 2.5
 
 
 async def _shut_down(servers, registry: Registry, recordings: RecordingManager,
-                     audience: Audience, guard: HttpGuard, runner: web.AppRunner) -> None:
+                     audience: Audience, guard: HttpGuard, runner: web.AppRunner,
+                     restreams: RestreamManager) -> None:
     # A viewer with unsent bytes would hold its closing handshake for a close timeout each.
     audience.drop_stalled_now()
     audience.close_all()
@@ -235,7 +277,8 @@ async def _shut_down(servers, registry: Registry, recordings: RecordingManager,
         server.close()
     async def streams() -> None:
         await registry.shutdown(SHUTDOWN_STEP)
-        await recordings.close(SHUTDOWN_STEP)  # after the encoders: their last frames are in
+        # After the encoders: their last frames are in.
+        await asyncio.gather(recordings.close(SHUTDOWN_STEP), restreams.close(SHUTDOWN_STEP))
 
     steps = [streams(), runner.cleanup(),
              *(server.wait_closed() for server in servers)]
@@ -249,6 +292,27 @@ async def _shut_down(servers, registry: Registry, recordings: RecordingManager,
             for connection in server.connections:
                 if connection.transport is not None:
                     connection.transport.abort()
+
+
+def _check_restream_protocols(ffmpeg: str, plan: dict[str, tuple[str, ...]]) -> None:
+    """A restream target this FFmpeg build cannot reach is a start-up error, not a target that
+    fails forever."""
+    urls = [url for urls in plan.values() for url in urls]
+    if not urls:
+        return
+    import subprocess
+    def listing(what: str) -> str:
+        return subprocess.run([ffmpeg, "-hide_banner", what], capture_output=True, text=True,
+                              timeout=20).stdout
+
+    missing = targets.missing_schemes(urls, targets.output_protocols(listing("-protocols")),
+                                      targets.muxers(listing("-muxers")))
+    if missing:
+        raise StartupError(f"FFmpeg at {ffmpeg} cannot push to "
+                           f"{', '.join(sorted(s + '://' for s in missing))} (this build "
+                           "lacks the protocol or muxer; Debian's ffmpeg package and the one bundled "
+                           "with imageio-ffmpeg have rtmp, rtmps, srt and rtsp); choose "
+                           "another with --ffmpeg")
 
 
 def _raise_open_file_limit(settings: Settings) -> None:

@@ -61,6 +61,9 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     camera_tls: bool = True
+    # -- restream (issue 13) --
+    #: (camera id, URL) pairs from --restream, added to [camera.<id>] restream.
+    restream: tuple[tuple[str, str], ...] = ()
     #: The config file's tables other than [server] (read-only).
     document: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
 
@@ -202,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
                    default=d.camera_tls,
                    help="keep the camera port plain ws:// under TLS (cameras without wss on a "
                         "LAN)")
+    # -- restream (issue 13) --
+    p.add_argument("--restream", type=_restream_target, action=_Targets, default=d.restream,
+                   metavar="ID=URL",
+                   help="push camera ID's H.264 (copied, not re-encoded) to an rtmp://, "
+                        "rtmps://, srt:// or rtsp:// URL; repeatable (also [camera.<id>] "
+                        "restream = [...] in the config file); * with {camera} in the URL "
+                        "for every camera")
     return p
 
 
@@ -223,6 +233,31 @@ def _origin_list(text: str) -> tuple[str, ...]:
             raise argparse.ArgumentTypeError(f"{item!r} is not an origin like "
                                              "https://example.com")
     return items
+
+
+def _restream_target(text: str) -> tuple[str, str]:
+    from .outputs import targets  # the URL rules live with the restream code
+    camera_id, equals, url = text.partition("=")
+    if not equals or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}|\*", camera_id):
+        raise argparse.ArgumentTypeError("must look like CAMERA_ID=rtmp://host/app/key")
+    try:
+        targets.check_url(targets.for_camera(url, "x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{camera_id}: {exc}") from None
+    if camera_id == "*" and targets.CAMERA_PLACEHOLDER not in url:
+        raise argparse.ArgumentTypeError("*: a URL for every camera needs {camera} in it")
+    return camera_id, url
+
+
+class _Targets(argparse.Action):
+    """Repeatable ``--restream``: the command line's list replaces the environment's or the
+    file's (flag > env > file, as for every setting) instead of adding to it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = getattr(namespace, self.dest)
+        if items is self.default:
+            items = ()
+        setattr(namespace, self.dest, (*items, values))
 
 
 def _nonempty(text: str) -> str:
@@ -262,6 +297,10 @@ def _convert(action: argparse.Action, value: Any, where: str) -> Any:
         if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
             # The setting's own value ("camera_tls = false"), whichever way its flag points.
             return value if isinstance(value, bool) else _flag(str(value))
+        if isinstance(action, _Targets):
+            # A list in the file, whitespace-separated in the environment.
+            items = value if isinstance(value, list) else str(value).split()
+            return tuple(action.type(str(item)) for item in items)
         if isinstance(value, list) and action.type in (_address_list, _origin_list):
             value = ",".join(str(v) for v in value)
         if isinstance(value, bool):

@@ -7,6 +7,7 @@ list of arguments; nothing in it is created anywhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .access.gate import Gate
 from .access.sessions import SessionStore
@@ -17,6 +18,10 @@ from .outputs.audience import Audience
 from .outputs.viewer import ViewerEndpoint
 from .recording.manager import RecordingManager
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .outputs.hls import HlsManager
+    from .outputs.restream import RestreamManager
 
 
 @dataclass
@@ -33,6 +38,8 @@ class Services:
     recordings: RecordingManager | None = None
     #: The HTTP port speaks https.
     tls: bool = False
+    restreams: "RestreamManager | None" = None
+    hls: "HlsManager | None" = None
 
     def server_status(self) -> dict:
         """Whole-server figures for /status and /metrics: load, limits, refusals."""

@@ -47,6 +47,10 @@ class Rule:
     page: bool = False
     #: False for the login page and static files: no credentials are looked at.
     identify: bool = True
+    #: A signed link (camserver.access.signing): no credentials are looked at; unless anonymous
+    #: callers may do ``action`` on the camera, the URL's signature over (camera, match_info
+    #: "name") must be valid and unexpired. For files a shared cache serves to everyone.
+    signed: bool = False
 
 
 PUBLIC = Rule(None, identify=False)
@@ -70,6 +74,8 @@ RULES: dict[str, Rule] = {
     "recordings-cameras": Rule(None),
     "recordings-listing": Rule("playback", "id"),
     "recordings-clip": Rule("playback", "id"),
+    "hls-playlist": Rule("read", "id"),
+    "hls-segment": Rule("read", "id", identify=False, signed=True),
     "login-page": PUBLIC,
     "login": PUBLIC,
     "logout": Rule(None),
@@ -88,7 +94,13 @@ def login_location(request: web.Request) -> str:
     return "login?" + urllib.parse.urlencode({"next": request.path_qs.lstrip("/")})
 
 
-def make_middleware(gate: Gate, tls: bool):
+def anonymous_may(gate: Gate, action: str, camera: str | None) -> bool:
+    """Whether anyone at all, without credentials, may do ``action`` on ``camera``."""
+    return gate.accounts.anonymous.allows(action, camera)
+
+
+def make_middleware(gate: Gate, tls: bool, signer=None):
+    """``signer`` (camserver.access.signing.UrlSigner) checks the links of signed routes."""
     @web.middleware
     async def access(request: web.Request, handler):
         if request.match_info.http_exception is not None:
@@ -98,6 +110,15 @@ def make_middleware(gate: Gate, tls: bool):
         if rule is None:
             log.error("No access rule for route %r (%s); refused", name, request.path)
             raise web.HTTPInternalServerError(text="no access rule for this route\n")
+        if rule.signed:
+            camera = request.match_info.get(rule.camera) if rule.camera else None
+            if not anonymous_may(gate, rule.action, camera):
+                why = "signed links are off" if signer is None else \
+                    signer.check(camera or "", request.match_info.get("name", ""),
+                                 request.query)
+                if why is not None:
+                    return refused(request, rule, Refusal(403, why + "\n"))
+            return await handler(request)
         if not rule.identify:
             return await handler(request)
         peer = request.transport.get_extra_info("peername") if request.transport else None

@@ -4,6 +4,7 @@
 - ``/status``, ``/metrics``: :mod:`camserver.web.status`.
 - ``/snapshot[/<id>].jpg``: the latest JPEG (Home Assistant's still image, Frigate's snapshot).
 - ``/stream[/<id>].ts|.mjpeg``: :mod:`camserver.web.streams`.
+- ``/stream/<id>/index.m3u8`` and its segments: :mod:`camserver.web.hls`.
 - ``POST /api/cameras/<id>/config``: settings forwarded to the camera.
 - ``/recordings``, ``/api/recordings...``: :mod:`camserver.web.recordings`.
 - ``/ws[/<id>]``: the viewer WebSocket (:mod:`camserver.web.viewer_ws`).
@@ -30,6 +31,7 @@ from ..registry import valid_camera_id
 from ..services import Services
 from . import access
 from .guard import HttpGuard, read_body
+from .hls import add_routes as add_hls_routes
 from .recordings import add_routes as add_recording_routes
 from .viewer_ws import viewer_ws_handler
 from .status import prometheus_text, status
@@ -123,7 +125,9 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
             listed.append(camera)
         return listed
 
-    app = web.Application(middlewares=[guard.middleware, access.make_middleware(gate, tls)],
+    signer = services.hls.signer if services.hls is not None else None
+    app = web.Application(middlewares=[guard.middleware,
+                                       access.make_middleware(gate, tls, signer)],
                           client_max_size=MAX_API_BODY)
     app.router.add_get("/", index, name="page-h264")
     app.router.add_get("/mjpeg", mjpeg_page, name="page-mjpeg")
@@ -142,4 +146,6 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
     access.add_routes(app, gate, services.sessions, services.audience, tls, cameras_listing)
     if services.recordings is not None:
         add_recording_routes(app, services.recordings, access.authorize(gate))
+    if services.hls is not None:
+        add_hls_routes(app, services)
     return app

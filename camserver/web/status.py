@@ -10,6 +10,11 @@ def status(services: Services) -> dict:
     if services.recordings is not None:
         for camera in cameras:
             camera["recording"] = services.recordings.camera_status(camera["id"])
+    for camera in cameras:
+        if services.restreams is not None:
+            camera["restream"] = services.restreams.camera_status(camera["id"])
+        if services.hls is not None:
+            camera["hls"] = services.hls.camera_status(camera["id"])
     return {
         "camera_clients": services.cameras.connections,
         "viewer_clients": sum(c["viewers"] for c in cameras),
@@ -83,4 +88,7 @@ def prometheus_text(services: Services) -> str:
     text = "\n".join(lines) + "\n"
     if services.recordings is not None:
         text += services.recordings.metrics_text()
+    for part in (services.restreams, services.hls):
+        if part is not None:
+            text += part.metrics_text()
     return text

@@ -1,0 +1,75 @@
+"""Restream settings: ``[camera.<id>] restream`` in the config file and ``--restream ID=URL``,
+checked before anything starts, one clear line per mistake."""
+
+import subprocess
+import sys
+
+import pytest
+
+from camserver.app import configure
+from camserver.config import ConfigError, parse_settings
+from conftest import ROOT
+
+
+def plan(tmp_path, toml: str = "", argv=(), environ=None) -> dict:
+    argv = list(argv)
+    if toml:
+        path = tmp_path / "camserver.toml"
+        path.write_text(toml)
+        argv += ["--config", str(path)]
+    return configure(parse_settings(argv, environ=environ or {})).restream
+
+
+def test_camera_tables_and_flags_make_one_plan(tmp_path):
+    toml = ('[anonymous]\nallow = ["read"]\n'
+            '[camera.desk]\nrestream = ["rtmp://a/live/k1", "srt://b:1?streamid=x"]\n'
+            '[camera."*"]\nrestream = ["rtsp://mtx:8554/{camera}"]\n')
+    got = plan(tmp_path, toml, ["--restream", "desk=rtmp://c/live/k2",
+                                "--restream", "door=rtmp://c/live/k3"])
+    assert got == {"desk": ("rtmp://a/live/k1", "srt://b:1?streamid=x", "rtmp://c/live/k2"),
+                   "*": ("rtsp://mtx:8554/{camera}",), "door": ("rtmp://c/live/k3",)}
+
+
+def test_environment_and_server_table_and_flag_precedence(tmp_path):
+    toml = '[server]\nrestream = ["a=rtmp://h/live/file"]\n'
+    assert plan(tmp_path, toml) == {"a": ("rtmp://h/live/file",)}
+    assert plan(tmp_path, toml, environ={"RESTREAM": "b=rtmp://h/live/e1 b=rtmp://h/live/e2"}) \
+        == {"b": ("rtmp://h/live/e1", "rtmp://h/live/e2")}
+    assert plan(tmp_path, toml, ["--restream", "c=rtmp://h/live/flag"],
+                environ={"RESTREAM": "b=rtmp://h/live/e1"}) == {"c": ("rtmp://h/live/flag",)}
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[camera.desk]\nrestream = "rtmp://a/live/k"\n',
+     "camera.desk.restream: a list of URLs"),
+    ('[camera.desk]\nrestream = ["http://a/live/k"]\n',
+     "camera.desk.restream[0]: scheme http:// is not one of"),
+    ('[camera.desk]\nrestream = ["rtmp://a/live/k", 5]\n',
+     "camera.desk.restream[1]: must be a URL string"),
+    ('[camera."*"]\nrestream = ["rtmp://a/live/same-for-all"]\n',
+     'camera.*.restream[0]: a URL for every camera needs {camera} in it'),
+])
+def test_bad_tables_are_one_clear_error(tmp_path, toml, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("*", r"\*")):
+        plan(tmp_path, toml)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("rtmp://a/live/k", "must look like CAMERA_ID=rtmp://host/app/key"),
+    ("desk=ftp://a/b", "desk: scheme ftp:// is not one of"),
+    ("*=rtmp://a/live/k", "a URL for every camera needs {camera}"),
+])
+def test_bad_flags_exit_with_usage(value, message, capsys):
+    with pytest.raises(SystemExit):
+        parse_settings(["--restream", value], environ={})
+    assert message in capsys.readouterr().err
+
+
+def test_server_refuses_a_bad_target_at_start_without_showing_the_key(tmp_path):
+    path = tmp_path / "camserver.toml"
+    path.write_text('[camera.desk]\nrestream = ["rtmp://a/live/k", "htp://x/live/s3cretKey"]\n')
+    out = subprocess.run([sys.executable, "server.py", "--config", str(path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "camera.desk.restream[1]: scheme htp:// is not one of" in out.stderr
+    assert "s3cretKey" not in out.stderr
