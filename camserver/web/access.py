@@ -133,11 +133,13 @@ def refused(request: web.Request, rule: Rule, refusal: Refusal) -> web.Response:
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after logging in: a relative path on this server, never another site."""
+    """Where to go after logging in: a relative path on this server, never another site. A bare
+    query (the H.264 page at ``/?camera=desk``) is made ``./?camera=desk``: resolved against
+    ``/login`` it would otherwise open the login page again."""
     if not value or value.startswith(("/", "\\")) or "\\" in value \
             or ":" in value.split("/")[0].split("?")[0]:
         return "./"
-    return value
+    return "./" + value if value.startswith("?") else value
 
 
 def add_routes(app: web.Application, gate: Gate, sessions: SessionStore, audience: Audience,

@@ -148,3 +148,11 @@ def test_dashboard_page_is_served_to_readers_and_sends_others_to_login(start_ser
         raise AssertionError("an anonymous caller got the dashboard")
     except urllib.error.HTTPError as error:
         assert error.code == 302 and error.headers["Location"] == "login?next=cameras"
+
+
+def test_after_logging_in_a_page_with_only_a_query_is_opened_not_the_login_page():
+    from camserver.web.access import safe_next
+    assert safe_next("?camera=desk") == "./?camera=desk"
+    assert safe_next("mjpeg?camera=desk") == "mjpeg?camera=desk"
+    assert safe_next("cameras") == "cameras"
+    assert safe_next("//evil.example/") == "./" and safe_next("https://x/") == "./"
