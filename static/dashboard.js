@@ -204,9 +204,35 @@ class Dashboard {
       $("fullscreen").textContent = document.fullscreenElement ? "Exit full screen" : "Full screen";
     });
     window.dashboard = this;
+    addEventListener("resize", () => this.fit());
     this.poll();
     setInterval(() => this.poll(), POLL_MS);
     setInterval(() => { for (const tile of this.tiles.values()) tile.tick(); }, 500);
+  }
+
+  /** A wall screen: the fewest columns that still show every tile without scrolling (the
+   * biggest tiles that fit). Where none fit (a phone), as many columns of at least 19rem as the
+   * width takes (the style sheet's rule). */
+  fit() {
+    const n = this.tiles.size;
+    const first = this.grid.firstElementChild;
+    if (!n || !first) return;
+    const style = getComputedStyle(this.grid);
+    const gap = parseFloat(style.columnGap) || 0;
+    const width = this.grid.clientWidth;
+    const height = innerHeight - this.grid.getBoundingClientRect().top - 8;
+    const caption = first.offsetHeight - first.querySelector(".picture").offsetHeight;
+    const minWidth = 12 * parseFloat(getComputedStyle(document.documentElement).fontSize);
+    let columns = 0;
+    for (let c = 1; c <= n; c++) {
+      const w = (width - gap * (c - 1)) / c;
+      const rows = Math.ceil(n / c);
+      if (w >= minWidth && rows * (w * 0.75 + caption) + gap * (rows - 1) <= height) {
+        columns = c;
+        break;
+      }
+    }
+    this.grid.style.gridTemplateColumns = columns ? `repeat(${columns}, minmax(0, 1fr))` : "";
   }
 
   async poll() {
@@ -244,6 +270,7 @@ class Dashboard {
         this.tiles.delete(id);
       }
     }
+    this.fit();
     const online = cameras.filter((c) => c.online).length;
     $("summary").textContent = cameras.length
       ? `${cameras.length} camera${cameras.length === 1 ? "" : "s"}, ${online} online`
