@@ -53,10 +53,11 @@ export class WebCodecsPlayer {
     this.decodeMs = null;
     this.lateDrops = 0;       // times the decoder fell behind and was emptied
     this.framesDropped = 0;   // camera frames never decoded or thrown away for being late
-    this.notShown = 0;        // decoded and drawn, but drawn over before a paint
+    this.notShown = 0;        // decoded, but a newer frame came before the screen could show it
     this.errors = 0;
     this.generation = 0;
-    this.unpainted = null;
+    this.unpainted = null;    // drawn, not yet painted: {arrival, generation}
+    this.waiting = null;      // a decoded VideoFrame waiting for that paint (the newest only)
     this.paintRequested = false;
     this.codec = null;
     // A hidden page paints nothing: decode nothing either, and start again at a keyframe.
@@ -199,6 +200,10 @@ export class WebCodecsPlayer {
     this.framesDropped += this.inFlight.length;
     this.inFlight = [];
     this.needKey = true;
+    if (this.waiting) {
+      this.waiting.close();
+      this.waiting = null;
+    }
     if (this.decoder && this.decoder.state === "configured"
         && (this.decoder.decodeQueueSize > 0 || late)) {
       this.decoder.reset();  // drops what it holds; configure again for the next keyframe
@@ -218,6 +223,24 @@ export class WebCodecsPlayer {
     }
     this.warm = true;
     this.errors = 0;
+    if (this.unpainted) {
+      // The frame drawn last has not reached the screen yet (a slow engine, a busy page):
+      // drawing this one now would be work the screen may never show. Keep the newest only;
+      // it is drawn at the next animation frame.
+      if (this.waiting) {
+        this.waiting.close();
+        this.notShown++;
+      }
+      this.waiting = frame;
+      return;
+    }
+    this.draw(frame);
+    this.shownAtNextPaint({ arrival: this.epoch + frame.timestamp / 1000,
+                            generation: this.generation });
+  }
+
+  /** Draw `frame` on the canvas (resized to it) and close it. */
+  draw(frame) {
     try {
       const c = this.canvas;
       const w = frame.displayWidth;
@@ -229,25 +252,31 @@ export class WebCodecsPlayer {
       this.ctx.drawImage(frame, 0, 0, w, h);
       this.stats.width = w;
       this.stats.height = h;
-      this.shownAtNextPaint({ arrival: this.epoch + frame.timestamp / 1000,
-                              generation: this.generation });
     } finally {
       frame.close();
     }
   }
 
   /** A drawn canvas reaches the screen with the next paint: time the frame there (as the
-   * MJPEG page does). If two are drawn before one paint, only the second is seen. */
+   * MJPEG page does). A newer frame that waited for that paint is drawn in its place, and is
+   * what the screen shows. */
   shownAtNextPaint(frame) {
-    if (this.unpainted) this.notShown++;
     this.unpainted = frame;
     if (this.paintRequested) return;
     this.paintRequested = true;
     requestAnimationFrame(() => {
       this.paintRequested = false;
-      const f = this.unpainted;
-      this.unpainted = null;
-      if (f && f.generation === this.generation) this.stats.frameShown(f.arrival, localNow());
+      const drawn = this.unpainted;
+      const next = this.waiting;
+      this.unpainted = this.waiting = null;
+      if (next) {
+        if (drawn) this.notShown++;
+        const arrival = this.epoch + next.timestamp / 1000;
+        this.draw(next);
+        this.stats.frameShown(arrival, localNow());
+      } else if (drawn && drawn.generation === this.generation) {
+        this.stats.frameShown(drawn.arrival, localNow());
+      }
     });
   }
 
