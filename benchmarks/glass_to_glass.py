@@ -256,16 +256,25 @@ class Processes:
                                        stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
+        # SIGTERM, not SIGINT: a benchmark started in the background (`&`, nohup) passes on
+        # SIGINT ignored, and the camera would then never stop. Whatever interrupts the wait
+        # (a second Ctrl-C, `timeout`), nothing is left running.
         if self.front is not None:
             self.front.stop()
         for proc in (self.camera, self.server):
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT if proc is self.camera else signal.SIGTERM)
-        for proc in (self.camera, self.server):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                proc.send_signal(signal.SIGTERM)
+        try:
+            for proc in (self.camera, self.server):
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            for proc in (self.camera, self.server):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
 
 class Arrivals:

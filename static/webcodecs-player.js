@@ -21,6 +21,8 @@ const BASELINE = "avc1.42E01E";
 const LATE_FRAMES = 6;
 const LATE_MIN_MS = 150;
 const LATE_MAX_MS = 400;
+// A drawn frame not painted after this long means the engine paints slowly (see output()).
+const PAINT_LATE_MS = 25;
 // Decoder errors in a row (without a frame decoded between them) before giving up on WebCodecs.
 const MAX_ERRORS = 3;
 
@@ -227,10 +229,12 @@ export class WebCodecsPlayer {
     }
     this.warm = true;
     this.errors = 0;
-    if (this.unpainted) {
-      // The frame drawn last has not reached the screen yet (a slow engine, a busy page):
-      // drawing this one now would be work the screen may never show. Keep the newest only;
-      // it is drawn at the next animation frame.
+    if (this.unpainted && now - this.unpainted.drawnAt > PAINT_LATE_MS) {
+      // The frame drawn last has waited for a paint longer than a refresh (an engine that
+      // paints slowly, a busy page): drawing this one now would be work the screen may never
+      // show. Keep the newest only; it is drawn at the next animation frame. (Not sooner:
+      // Chrome presents a desynchronized canvas ~2 ms after each draw, without waiting for
+      // the page's paint, so there every frame is drawn at once.)
       if (this.waiting) {
         this.waiting.close();
         this.notShown++;
@@ -240,7 +244,7 @@ export class WebCodecsPlayer {
     }
     this.draw(frame);
     this.shownAtNextPaint({ arrival: this.epoch + frame.timestamp / 1000,
-                            generation: this.generation });
+                            generation: this.generation, drawnAt: now });
   }
 
   /** Draw `frame` on the canvas (resized to it) and close it. */
@@ -265,6 +269,7 @@ export class WebCodecsPlayer {
    * MJPEG page does). A newer frame that waited for that paint is drawn in its place, and is
    * what the screen shows. */
   shownAtNextPaint(frame) {
+    if (this.unpainted) this.notShown++;  // drawn over before the paint
     this.unpainted = frame;
     if (this.paintRequested) return;
     this.paintRequested = true;

@@ -271,6 +271,14 @@ def test_page_plays_moving_video_with_live_statistics(kind, server, start_camera
     picture = snapshot(page)
     assert picture.size == (640, 480)
     assert 0 < frame_number(picture) < 100_000
+    # Full screen: the picture fills the screen, and comes back.
+    page.click("#fullscreen")
+    page.wait_for_function("document.fullscreenElement && document.fullscreenElement.id === "
+                           "'stage'")
+    box = page.locator(PAGES[kind][1]).bounding_box()
+    assert (box["width"], box["height"]) == (1000, 800), box
+    page.click("#fullscreen")
+    page.wait_for_function("!document.fullscreenElement")
     # Links to the other views.
     assert page.locator("nav a", has_text="All cameras").is_visible()
     assert page.locator("nav a", has_text="Recordings").is_visible()
