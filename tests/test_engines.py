@@ -222,9 +222,11 @@ def test_page_plays_in_engine(kind, browser, page, live_server, artifacts):
                     "page": PAGES[kind][0] + PAGES[kind][2].replace("&", "?"),
                     "path": stats["path"], "codec": stats.get("codec"),
                     "fps": round(fps, 1), "delay_ms": round(page.evaluate("liveStats.delayMs"))})
-    # The plots have been drawing for a few seconds by now.
+    # The plots have been drawing for a few seconds by now, and the camera settings are there
+    # (anyone on the server's machine may change them when there is no config file).
     page.wait_for("[...document.querySelectorAll('canvas[data-plot]')]"
                   ".every(c => Number(c.dataset.points) >= 4)")
+    page.wait_for("!document.getElementById('controls').hidden", timeout=10)
     assert_fits(page, selector, DESKTOP[0])
     shoot(page, artifacts, f"{PAGES[kind][3]}-desktop")
 
