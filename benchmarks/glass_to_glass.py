@@ -425,6 +425,8 @@ async def measure_page(browser_type, procs: Processes, arrivals: Arrivals, kind:
     result["displayed_at_30s"] = statistics.median(at30) if at30 else None
     tail = [d for s, d in windows if s >= seconds - 10]
     result["displayed_at_end"] = statistics.median(tail) if tail else None
+    # The machine may be shared: the 1-minute load average when this page's measurement ended.
+    result["loadavg"] = os.getloadavg()[0]
     return result
 
 
@@ -436,7 +438,7 @@ def report(r: dict, seconds: float) -> None:
     print(f"{name}: {r['frames']} frames shown in {seconds:g} s ({r['fps']:.1f} fps), "
           f"{r['unmatched']} without an arrival time; the camera sent {r['camera_fps']:.1f} fps")
     print(f"  glass-to-glass delay (server arrival -> display): p50 {r['p50']:.1f} ms, "
-          f"p95 {r['p95']:.1f} ms, max {r['max']:.1f} ms")
+          f"p95 {r['p95']:.1f} ms, max {r['max']:.1f} ms (load average {r['loadavg']:.1f})")
     print(f"  stalls: {r['waiting']} waiting events, {r['freezes']} freezes > 200 ms "
           f"(longest gap between frames {r['longest_gap']:.0f} ms)")
     if r["displayed_minus_measured_mean"] is not None:
@@ -461,7 +463,7 @@ def report(r: dict, seconds: float) -> None:
 
 def table(runs: list[list[dict]], kinds: list[str]) -> None:
     """Every run's p50 / p95 per page, then the range."""
-    print("\nrun  " + "  ".join(f"{kind + ' p50/p95':>22}" for kind in kinds))
+    print("\nrun  " + "  ".join(f"{kind + ' p50/p95':>22}" for kind in kinds) + "  load avg")
     for n, results in enumerate(runs, 1):
         by_kind = {r["page"]: r for r in results}
         cells = []
@@ -469,7 +471,8 @@ def table(runs: list[list[dict]], kinds: list[str]) -> None:
             r = by_kind.get(kind)
             cells.append(f"{r['p50']:9.1f} / {r['p95']:6.1f} ms" if r and r["p50"] is not None
                          else f"{'-':>22}")
-        print(f"{n:3d}  " + "  ".join(f"{c:>22}" for c in cells))
+        loads = "/".join(f"{r['loadavg']:.1f}" for r in results if "loadavg" in r)
+        print(f"{n:3d}  " + "  ".join(f"{c:>22}" for c in cells) + f"  {loads}")
     for kind in kinds:
         done = [r for results in runs for r in results if r["page"] == kind and r["p50"]]
         if done:
