@@ -11,6 +11,10 @@
 // The limit is not lower because a short hiccup (the page's thread held up for 70 ms on a busy
 // machine) clears by itself a few ms after it ends, while a reset freezes the picture until the
 // next keyframe: with two intervals (67 ms) a busy CI machine froze it for 300 ms.
+// The late limit is a time since submission, which a burst cannot trip: a page thread held up
+// for a long while (a 20x throttled CPU) then runs the socket's waiting messages one after the
+// other, all "just submitted". So the decoder also holds at most MAX_IN_FLIGHT frames once it
+// has decoded one: more than that is a backlog whatever the clock says (14 were seen).
 
 import { localNow } from "./common.js";
 import { parseFragment, parseInit } from "./fmp4.js";
@@ -21,6 +25,7 @@ const BASELINE = "avc1.42E01E";
 const LATE_FRAMES = 6;
 const LATE_MIN_MS = 150;
 const LATE_MAX_MS = 400;
+const MAX_IN_FLIGHT = 2 * LATE_FRAMES;
 // A drawn frame not painted after this long means the engine paints slowly (see output()).
 const PAINT_LATE_MS = 25;
 // Decoder errors in a row (without a frame decoded between them) before giving up on WebCodecs.
@@ -53,6 +58,7 @@ export class WebCodecsPlayer {
     this.needKey = true;      // drop frames until a keyframe (start, new init, after dropping)
     this.inFlight = [];       // [{timestamp (µs), submitted (performance.now())}] in the decoder
     this.warm = false;        // the decoder has output a frame since it was configured
+    this.started = false;     // ... since it was made or given a new configuration (not reset)
     this.frameInterval = 1 / 30;  // seconds between camera frames, smoothed
     this.lastTime = null;
     this.decodeTimes = [];    // [performance.now(), ms] of the last second
@@ -118,7 +124,7 @@ export class WebCodecsPlayer {
       this.framesDropped++;
       return;
     }
-    if (this.late()) this.dropAll(true);
+    if (this.late() || (this.started && this.inFlight.length >= MAX_IN_FLIGHT)) this.dropAll(true);
     if (this.needKey && !fragment.key) {
       this.framesDropped++;
       return;
@@ -158,6 +164,7 @@ export class WebCodecsPlayer {
     if (!this.decoder || this.decoder.state === "closed") this.newDecoder();
     else this.decoder.configure(this.config);
     this.warm = false;
+    this.started = false;
   }
 
   newDecoder() {
@@ -171,6 +178,7 @@ export class WebCodecsPlayer {
     this.decoder = decoder;
     decoder.configure(this.config);
     this.warm = false;
+    this.started = false;
   }
 
   decode(fragment) {
@@ -228,6 +236,7 @@ export class WebCodecsPlayer {
       this.decodeTimes.push([now, now - submitted]);
     }
     this.warm = true;
+    this.started = true;
     this.errors = 0;
     if (this.unpainted && now - this.unpainted.drawnAt > PAINT_LATE_MS) {
       // The frame drawn last has waited for a paint longer than a refresh (an engine that
