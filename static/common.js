@@ -1,7 +1,11 @@
-// Shared by both pages (client.html: H.264 over MSE, client_mjpeg.html: JPEG on a canvas):
-// the viewer WebSocket with reconnect and backoff, the clock-offset estimate, the controls
-// (connect/disconnect, status light, camera selector, full screen) and the statistics panel.
+// Shared by the pages (client.html: H.264 through WebCodecs or MSE, client_mjpeg.html: JPEG on
+// a canvas, cameras.html: every camera at a glance): the viewer WebSocket with reconnect and
+// backoff, the clock-offset estimate, the controls (connect/disconnect, status light, camera
+// selector, snapshot, full screen), the statistics panel with its plots and the camera settings.
 // No build step, no third-party code: plain ES modules served from /static.
+
+import { CameraControls } from "./camera-controls.js";
+import { Plot } from "./plots.js";
 
 export const params = new URLSearchParams(location.search);
 
@@ -14,20 +18,22 @@ export function localNow() {
  * The viewer WebSocket URL: by default the server's /ws/<camera> next to this page (same origin,
  * same certificate, same login cookie; relative, so a reverse proxy's path prefix carries over).
  * ?ws_url= (a base URL), or ?ws_port= / ?ws_host= (the separate viewer port) override it.
+ * `query`: more options for the server (e.g. {repeats: "0"}).
  */
-export function viewerUrl(camera, format) {
+export function viewerUrl(camera, format, query = {}) {
   const path = camera ? "/" + encodeURIComponent(camera) : "";
+  const search = new URLSearchParams({ format, ...query }).toString();
   if (params.get("ws_url")) {
     const base = params.get("ws_url").replace(/\/+$/, "");
-    return `${base}${path || "/"}?format=${format}`;
+    return `${base}${path || "/"}?${search}`;
   }
   const secure = location.protocol === "https:";
   if (params.get("ws_port") || params.get("ws_host")) {
     const host = params.get("ws_host") || location.hostname || "127.0.0.1";
     const port = params.get("ws_port") || "8766";
-    return `${secure ? "wss" : "ws"}://${host}:${port}${path || "/"}?format=${format}`;
+    return `${secure ? "wss" : "ws"}://${host}:${port}${path || "/"}?${search}`;
   }
-  const url = new URL(`ws${path}?format=${format}`, location.href);
+  const url = new URL(`ws${path}?${search}`, location.href);
   url.protocol = secure ? "wss:" : "ws:";
   return url.href;
 }
@@ -85,8 +91,9 @@ export class ClockSync {
  * vanished without closing), since the clock pings every 10 s are always answered.
  */
 export class LiveConnection {
-  constructor({ format, camera, onOpen, onJson, onBinary, onClose, onState }) {
+  constructor({ format, query, camera, onOpen, onJson, onBinary, onClose, onState }) {
     this.format = format;
+    this.query = query || {};
     this.camera = camera || "";
     this.onOpen = onOpen || (() => {});
     this.onJson = onJson || (() => {});
@@ -144,7 +151,7 @@ export class LiveConnection {
   }
 
   open() {
-    const url = viewerUrl(this.camera, this.format);
+    const url = viewerUrl(this.camera, this.format, this.query);
     this.setState("connecting");
     let ws;
     try {
@@ -224,6 +231,9 @@ export function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** How far back the statistics' plots go. */
+export const HISTORY_MS = 60000;
+
 /**
  * Statistics common to both pages. Players call frameShown(arrivalServerMs, shownLocalMs)
  * for every frame that reaches the screen; the panel shows the median delay of the last second.
@@ -248,6 +258,7 @@ export class Stats {
     this.dropped = 0;
     this._bytesMark = null;
     this.extra = {};
+    this.history = [];        // [{t: local ms, delay, kbps}] every tick, the last minute: plots
   }
 
   frameShown(arrivalServerMs, shownLocalMs) {
@@ -275,6 +286,8 @@ export class Stats {
       if (dt > 0) this.kbps = ((bytes - this._bytesMark.bytes) * 8) / 1000 / dt;
     }
     this._bytesMark = { t: now, bytes };
+    this.history.push({ t: now, delay: this.delayMs, kbps: this.kbps });
+    while (this.history.length && this.history[0].t < now - HISTORY_MS) this.history.shift();
   }
 
   get flowing() {
@@ -282,23 +295,57 @@ export class Stats {
   }
 }
 
-function formatKbps(kbps) {
+export function formatKbps(kbps) {
   return kbps >= 1000 ? `${(kbps / 1000).toFixed(2)} Mbit/s` : `${kbps.toFixed(0)} kbit/s`;
+}
+
+/** A file name for a picture of `camera` taken now: desk-2026-11-30-09-41-07.png. */
+export function snapshotName(camera) {
+  const d = new Date();
+  const two = (n) => String(n).padStart(2, "0");
+  return `${camera || "camera"}-${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`
+    + `-${two(d.getHours())}-${two(d.getMinutes())}-${two(d.getSeconds())}.png`;
+}
+
+/** Save the picture `source` (a <video> or <canvas>) shows now, at its own size, as a PNG
+ * download. Returns false when there is no picture yet. */
+export function saveSnapshot(source, name) {
+  const width = source.videoWidth ?? source.width;
+  const height = source.videoHeight ?? source.height;
+  if (!width || !height) return false;
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d").drawImage(source, 0, 0, width, height);
+  canvas.toBlob((blob) => {
+    if (!blob) return;
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  }, "image/png");
+  return true;
 }
 
 /**
  * Wires a page's controls to a player. The page markup provides elements with these ids:
- * status-light, status-text, connect, fullscreen, camera-select, stage, and <dd data-stat="...">
- * cells. `player` implements attach(connection, stats), the connection callbacks
- * (opened/json/binary/closed) and optionally reset() and extraStats().
+ * status-light, status-text, connect, snapshot, fullscreen, camera-select, stage, controls (the
+ * camera settings, see camera-controls.js), <dd data-stat="..."> cells and <canvas
+ * data-plot="delay|kbps"> plots. `player` implements attach(connection, stats), the connection
+ * callbacks (opened/json/binary/closed) and optionally reset(), extraStats() and
+ * snapshotSource() (the element showing the picture).
  */
 export class PageController {
-  constructor({ format, player }) {
+  constructor({ format, query, player }) {
     this.player = player;
     this.camera = params.get("camera") || "";
     this.cameraState = null;  // "online" | "offline" | null (unknown)
     this.connection = new LiveConnection({
       format,
+      query,
       camera: this.camera,
       onOpen: () => player.opened(),
       onJson: (m) => this.json(m),
@@ -311,6 +358,11 @@ export class PageController {
     window.liveStats = this.stats;
     window.livePage = this;
     this.$ = (id) => document.getElementById(id);
+    this.controls = new CameraControls(this.$("controls"), () => this.camera || this.streamCamera,
+                                       () => this.pollCameras());
+    this.plots = [...document.querySelectorAll("canvas[data-plot]")].map((canvas) => new Plot(
+      canvas, canvas.dataset.plot, canvas.dataset.plot === "kbps" ? formatKbps
+        : (v) => `${v.toFixed(0)} ms`, HISTORY_MS));
     this.bindControls();
     this.pollCameras();
     setInterval(() => { this.stats.tick(); this.render(); }, 500);
@@ -326,6 +378,9 @@ export class PageController {
       if (Array.isArray(message.cameras)) this.updateCameraList(message.cameras);
     } else if (message.type === "camera") {
       this.cameraState = message.state;
+    } else if (message.type === "config_ack" || message.type === "settings") {
+      this.controls.message(message);
+      return;
     }
     this.player.json(message);
     this.render();
@@ -348,6 +403,7 @@ export class PageController {
       if (this.connection.wanted) this.disconnect();
       else this.connect();
     });
+    this.$("snapshot")?.addEventListener("click", () => this.snapshot());
     const fullscreen = this.$("fullscreen");
     fullscreen.addEventListener("click", () => this.toggleFullscreen());
     document.addEventListener("fullscreenchange", () => {
@@ -356,6 +412,17 @@ export class PageController {
     this.$("stage").addEventListener("dblclick", () => this.toggleFullscreen());
     this.$("camera-select").addEventListener("change", (e) => this.selectCamera(e.target.value));
     keepQuery();
+  }
+
+  /** Save the picture on screen now as a PNG (the button says when there is none yet). */
+  snapshot() {
+    const source = this.player.snapshotSource?.()
+      || this.$("stage").querySelector("video:not([hidden]), canvas:not([hidden])");
+    const button = this.$("snapshot");
+    if (!saveSnapshot(source, snapshotName(this.camera || this.streamCamera))) {
+      button.textContent = "No picture yet";
+      setTimeout(() => { button.textContent = "Snapshot"; }, 1500);
+    }
   }
 
   toggleFullscreen() {
@@ -382,6 +449,7 @@ export class PageController {
     keepQuery();
     this.player.reset?.();
     this.stats.reset();
+    this.controls.update(this.access?.cameras?.find((c) => c.id === id));
     if (this.connection.wanted) this.connection.restart();
     this.render();
   }
@@ -397,6 +465,8 @@ export class PageController {
       this.updateCameraList((listing.cameras || []).map((c) => c.id), listing.cameras);
       this.showRecording(listing.cameras);
       this.showUser(listing);
+      const id = this.camera || this.streamCamera;
+      this.controls.update(listing.cameras?.find((c) => c.id === id));
     } catch (e) { /* the server is away; the socket's retries say so */ }
   }
 
@@ -477,5 +547,6 @@ export class PageController {
       const v = values[cell.dataset.stat];
       if (v !== undefined && cell.textContent !== v) cell.textContent = v;
     }
+    for (const plot of this.plots) plot.draw(s.history);
   }
 }

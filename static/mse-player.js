@@ -1,76 +1,13 @@
-// The H.264 page: the server's fMP4 (one fragment per frame) through Media Source Extensions,
-// held at the live edge by a small controller.
+// The H.264 page's MSE path: the server's fMP4 (one fragment per frame) through Media Source
+// Extensions, held at the live edge by a small controller. (static/h264-page.js picks the path:
+// WebCodecs where it exists, this one otherwise.)
 //
 // Media time = the frame's arrival time at the server, in seconds after the stream's epoch_ms,
 // so the delay of a shown frame is (server clock when shown) - (epoch_ms + mediaTime * 1000),
 // with the frame's mediaTime and display time from requestVideoFrameCallback.
 
-import { PageController, localNow, median, params } from "./common.js";
-
-// -- fMP4 fragment parsing (just enough: decode time, keyframe) ----------------------------------
-
-function boxes(view, start, end) {
-  const out = [];
-  let pos = start;
-  while (pos + 8 <= end) {
-    let size = view.getUint32(pos);
-    const type = String.fromCharCode(view.getUint8(pos + 4), view.getUint8(pos + 5),
-                                     view.getUint8(pos + 6), view.getUint8(pos + 7));
-    let header = 8;
-    if (size === 1) {
-      size = Number(view.getBigUint64(pos + 8));
-      header = 16;
-    } else if (size === 0) {
-      size = end - pos;
-    }
-    if (size < header || pos + size > end) break;
-    out.push({ type, start: pos + header, end: pos + size });
-    pos += size;
-  }
-  return out;
-}
-
-/** {time (90 kHz ticks), key, repeat} of a moof+mdat fragment, or null. `repeat`: a picture
- * nothing depends on (sample_is_depended_on = 2), which is how the server marks its repeats of
- * the previous camera frame (camserver/media/repeat.py). Declared durations are skipped: the server
- * declares 1 s on every frame (see camserver/ingest/packager.py). */
-export function parseFragment(buffer) {
-  const view = new DataView(buffer);
-  const moof = boxes(view, 0, view.byteLength).find((b) => b.type === "moof");
-  if (!moof) return null;
-  const traf = boxes(view, moof.start, moof.end).find((b) => b.type === "traf");
-  if (!traf) return null;
-  let time = null;
-  let key = false;
-  let repeat = false;
-  let durationAt = null;  // byte offset of the first sample's declared duration
-  for (const b of boxes(view, traf.start, traf.end)) {
-    const version = view.getUint8(b.start);
-    const flags = view.getUint32(b.start) & 0xffffff;
-    if (b.type === "tfdt") {
-      time = version === 1 ? Number(view.getBigUint64(b.start + 4)) : view.getUint32(b.start + 4);
-    } else if (b.type === "trun") {
-      const count = view.getUint32(b.start + 4);
-      let pos = b.start + 8;
-      if (flags & 0x1) pos += 4;  // data offset
-      let firstFlags = null;
-      if (flags & 0x4) { firstFlags = view.getUint32(pos); pos += 4; }
-      for (let i = 0; i < count; i++) {
-        if (flags & 0x100) { if (i === 0) durationAt = pos; pos += 4; }  // duration
-        if (flags & 0x200) pos += 4;
-        let sampleFlags = null;
-        if (flags & 0x400) { sampleFlags = view.getUint32(pos); pos += 4; }
-        if (flags & 0x800) pos += 4;
-        if (i === 0) {
-          const f = firstFlags ?? sampleFlags;
-          key = f != null && !((f >>> 16) & 1) && ((f >>> 24) & 3) !== 1;
-          repeat = f != null && ((f >>> 22) & 3) === 2;
-        }
-      }
-    }
-  }
-  return time == null ? null : { time, key, repeat, durationAt };
-}
+import { localNow, median, params } from "./common.js";
+import { parseFragment } from "./fmp4.js";
 
 // -- The player --------------------------------------------------------------------------------
 
@@ -120,7 +57,7 @@ const MAX_SPEEDUP = 0.25;   // playbackRate at most 1.25 while catching up...
 const MAX_SLOWDOWN = 0.1;   // ...and at least 0.9 while letting the buffer grow
 const KEEP_SECONDS = 6;     // media kept behind currentTime; older is removed from the buffer
 
-class MsePlayer {
+export class MsePlayer {
   constructor(video) {
     this.video = video;
     this.error = "";
@@ -568,7 +505,7 @@ class MsePlayer {
 // -- Where H.264 cannot play --------------------------------------------------------------------
 
 /** The MediaSource to use: ManagedMediaSource where it exists (Safari 17+, needed on iPhone). */
-function mediaSourceClass() {
+export function mediaSourceClass() {
   return window.ManagedMediaSource || window.MediaSource || null;
 }
 
@@ -578,27 +515,18 @@ const BASELINE = 'video/mp4; codecs="avc1.42E01E"';
 
 /** Why this browser cannot play the stream here ("no-mse", "no-h264"), or "". Firefox without
  * the system's libavcodec and WebKitGTK without gstreamer1.0-libav have MSE but no H.264. */
-function h264Missing() {
+export function h264Missing() {
   const MS = mediaSourceClass();
   if (!MS) return "no-mse";
   return MS.isTypeSupported(BASELINE) ? "" : "no-h264";
 }
 
 /** Open the MJPEG page instead (same camera and options); it says why (client_mjpeg.html). */
-function fallBackToMjpeg(reason, codec) {
+export function fallBackToMjpeg(reason, codec) {
   const query = new URLSearchParams(params);
   query.set("fallback", reason);
   if (codec) query.set("codec", codec);
   console.warn(`player: H.264 cannot play here (${reason}${codec ? ` ${codec}` : ""}); `
                + "opening the MJPEG page");
   location.replace(`mjpeg?${query}`);
-}
-
-const missing = h264Missing();
-if (missing) {
-  fallBackToMjpeg(missing);
-} else {
-  const player = new MsePlayer(document.getElementById("video"));
-  window.livePlayer = player;
-  new PageController({ format: "fmp4", player });
 }

@@ -1,13 +1,16 @@
-"""Both pages in the other browser engines: Firefox ESR and WebKitGTK (``tests/engines.py``
-drives them; ``test_pages.py`` covers Chromium in depth).
+"""The pages in the other browser engines: Firefox ESR and WebKitGTK (``tests/engines.py``
+drives them; ``test_pages.py``, ``test_dashboard.py`` and ``test_camera_controls_page.py`` cover
+Chromium in depth).
 
 In each engine, each page must connect to a real server fed by the real mock camera, show
-moving video (two pictures of the video element differ, its bar code reads back) and live
-statistics that name the path the video takes (MSE, or MJPEG on a canvas); it must fit a
-phone-size viewport. Where an engine cannot play H.264, the H.264 page must fall back to the
-MJPEG page by itself and say why. Screenshots at desktop and phone size go to
-``test-artifacts/<engine>-<page>-<size>.png``; the path each engine took is printed at the end
-of the module and kept in ``test-artifacts/engines.json``.
+moving video (two pictures of the picture's element differ, its bar code reads back) and live
+statistics that name the path the video takes (WebCodecs, MSE, or MJPEG on a canvas); it must
+fit a phone-size viewport with nothing overlapping or cut off. The H.264 page takes WebCodecs by
+itself where the engine has it (both do, on http://127.0.0.1), and MSE when asked
+(``?mode=mse``). Where an engine cannot play H.264, the H.264 page must fall back to the MJPEG
+page by itself and say why. The dashboard shows the camera's live tile. Screenshots at desktop
+and phone size go to ``test-artifacts/<engine>-<page>-<size>.png``; the path each engine took is
+printed at the end of the module and kept in ``test-artifacts/engines.json``.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ import conftest
 import engines
 from engines import DESKTOP, PHONE
 from mock_camera import read_marker
-from test_pages import SwitchingCamera
+from test_pages import OVERLAPS_JS, SwitchingCamera
 
-PAGES = {"h264": ("/", "video"), "mjpeg": ("/mjpeg", "canvas")}
+# kind: (path, the element showing the picture, query, file name of its screenshots).
+PAGES = {"h264": ("/", "#canvas", "", "h264-webcodecs"),
+         "h264-mse": ("/", "video", "&mode=mse", "h264-mse"),
+         "mjpeg": ("/mjpeg", "#canvas", "", "mjpeg")}
 # Generous: engines here render in software on a shared machine (WebKit ~200 ms); Chromium's
 # figures come from the benchmark. Firefox showed 840 ms before the page shortened the MSE
 # frame durations (static/mse-player.js), which this must catch.
-MAX_DELAY_MS = {"h264": 400, "mjpeg": 300}
+MAX_DELAY_MS = {"h264": 300, "h264-mse": 400, "mjpeg": 300}
 STATS_JS = ("Object.fromEntries([...document.querySelectorAll('[data-stat]')]"
             ".map(e => [e.dataset.stat, e.textContent]))")
 
@@ -104,8 +110,8 @@ def write_summary(reporter, path) -> None:
 
 
 def open_page(page, server, kind: str, query: str = "") -> None:
-    page.goto(server.http_url(f"{PAGES[kind][0]}?camera=cam1&ws_port={server.viewer_port}"
-                              + query))
+    path, _, mode, _ = PAGES[kind]
+    page.goto(server.http_url(f"{path}?camera=cam1&ws_port={server.viewer_port}{mode}{query}"))
 
 
 def frames(page) -> int:
@@ -155,14 +161,18 @@ def shown_fps(page, seconds: float = 2.0) -> float:
     return (frames(page) - start) / (time.monotonic() - t0)
 
 
-def assert_fits(page, selector: str, width: int) -> None:
-    """Nothing wider than the viewport; the picture and the controls are on screen."""
+def assert_fits(page, selector: str, width: int,
+                controls=("#connect", "#snapshot", "#fullscreen", "#status-light")) -> None:
+    """Nothing wider than the viewport; the picture and the controls are on screen; no header
+    item, statistic or plot overlaps another or sticks out."""
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), \
         f"{page.engine}: the page is wider than the {width} px viewport"
     box = page.evaluate(f"(() => {{ const r = document.querySelector('{selector}')"
                         ".getBoundingClientRect(); return [r.left, r.width, r.height]; })()")
     assert box[0] >= 0 and box[0] + box[1] <= width and box[2] >= 150, box
-    for control in ("#connect", "#fullscreen", "#status-light"):
+    overlaps = page.evaluate(OVERLAPS_JS)
+    assert not overlaps, f"{page.engine}: {overlaps}"
+    for control in controls:
         r = page.evaluate(f"(() => {{ const r = document.querySelector('{control}')"
                           ".getBoundingClientRect(); return [r.left, r.right, r.width, r.height]; })()")
         assert r[2] > 0 and r[3] > 0 and r[0] >= 0 and r[1] <= width, (control, r)
@@ -181,15 +191,20 @@ def test_page_plays_in_engine(kind, browser, page, live_server, artifacts):
     open_page(page, live_server, kind)
     wait_live(page, 10)
     stats = page.evaluate(STATS_JS)
-    if kind == "h264":
+    if kind == "h264-mse":
         assert stats["path"].startswith("MSE"), stats
         assert stats["codec"].startswith("avc1."), stats
         assert page.evaluate("[document.querySelector('video').videoWidth, "
                              "document.querySelector('video').videoHeight]") == [640, 480]
     else:
-        assert stats["path"] == "MJPEG canvas", stats
-        assert page.evaluate("[document.querySelector('canvas').width, "
-                             "document.querySelector('canvas').height]") == [640, 480]
+        # Without ?mode= the H.264 page takes WebCodecs in both engines (a secure context:
+        # http://127.0.0.1): the canvas shows the decoded frames.
+        assert stats["path"] == ("WebCodecs" if kind == "h264" else "MJPEG canvas"), stats
+        if kind == "h264":
+            assert stats["codec"].startswith("avc1."), stats
+            assert stats["decode"].endswith(" ms"), stats
+        assert page.evaluate("[document.querySelector('#canvas').width, "
+                             "document.querySelector('#canvas').height]") == [640, 480]
     shot = assert_moving(page, selector)
     assert 0 < frame_number(shot) < 100_000
     page.wait_for(f"window.liveStats.delayMs !== null && window.liveStats.delayMs > 0 "
@@ -203,39 +218,78 @@ def test_page_plays_in_engine(kind, browser, page, live_server, artifacts):
     # Only that frames keep coming: WebKitGTK paints 4-10 frames/s here (software GL on a
     # shared machine); the benchmark measures rates.
     assert fps > 1, f"{page.engine}: {fps:.1f} frames/s shown"
-    results.append({"engine": page.engine, "version": page.version, "page": PAGES[kind][0],
+    results.append({"engine": page.engine, "version": page.version,
+                    "page": PAGES[kind][0] + PAGES[kind][2].replace("&", "?"),
                     "path": stats["path"], "codec": stats.get("codec"),
                     "fps": round(fps, 1), "delay_ms": round(page.evaluate("liveStats.delayMs"))})
-    shoot(page, artifacts, f"{kind}-desktop")
+    # The plots have been drawing for a few seconds by now, and the camera settings are there
+    # (anyone on the server's machine may change them when there is no config file).
+    page.wait_for("[...document.querySelectorAll('canvas[data-plot]')]"
+                  ".every(c => Number(c.dataset.points) >= 4)")
+    page.wait_for("!document.getElementById('controls').hidden", timeout=10)
+    assert_fits(page, selector, DESKTOP[0])
+    shoot(page, artifacts, f"{PAGES[kind][3]}-desktop")
 
     page.set_viewport(*PHONE)
     wait_live(page, frames(page) + 5)
     assert_fits(page, selector, PHONE[0])
-    shoot(page, artifacts, f"{kind}-phone")
+    shoot(page, artifacts, f"{PAGES[kind][3]}-phone")
 
 
-def test_h264_page_follows_a_resolution_change_and_the_camera_return(browser, page, server):
-    """800x600 needs a new codec string (level 3.1): the engine's SourceBuffer must changeType();
-    then the camera leaves and comes back, and the page plays on without a reload."""
+@pytest.mark.parametrize("kind", ["h264", "h264-mse"])
+def test_h264_page_follows_a_resolution_change_and_the_camera_return(kind, browser, page,
+                                                                     server):
+    """800x600 needs a new codec string (level 3.1): WebCodecs must configure its decoder again,
+    the engine's SourceBuffer must changeType(); then the camera leaves and comes back, and the
+    page plays on without a reload."""
+    selector = PAGES[kind][1]
+    size = ("width", "height") if selector == "#canvas" else ("videoWidth", "videoHeight")
     camera = SwitchingCamera(server.camera_url("cam1"))
     try:
-        open_page(page, server, "h264")
+        open_page(page, server, kind)
         wait_live(page, 10)
         camera.size = (800, 600)
-        page.wait_for("document.querySelector('video').videoWidth === 800 "
-                      "&& document.querySelector('video').videoHeight === 600")
+        page.wait_for(f"document.querySelector('{selector}').{size[0]} === 800 "
+                      f"&& document.querySelector('{selector}').{size[1]} === 600")
         wait_live(page, frames(page) + 10)
+        page.wait_for("document.querySelector('[data-stat=resolution]').textContent"
+                      " === '800×600'")
         stats = page.evaluate(STATS_JS)
-        assert stats["codec"] == "avc1.42c01f" and stats["resolution"] == "800×600", stats
+        assert stats["codec"] == "avc1.42c01f", stats
+        assert stats["path"] == ("WebCodecs" if kind == "h264" else stats["path"]), stats
         camera.stop()
         page.wait_for("document.getElementById('status-text').textContent.includes('offline')")
         page.evaluate("(window.__loaded = true)")  # gone if the page reloaded
         camera = SwitchingCamera(server.camera_url("cam1"))
         wait_live(page, frames(page) + 10)
-        assert_moving(page, "video")
+        assert_moving(page, selector)
         assert page.evaluate("window.__loaded === true")
     finally:
         camera.stop()
+
+
+def test_dashboard_in_engine(browser, page, live_server, artifacts):
+    """The camera's tile is live (frames drawn, fps and delay shown), at desktop and phone size."""
+    page.goto(live_server.http_url(f"/cameras?ws_port={live_server.viewer_port}"))
+    page.wait_for("window.dashboard && window.dashboard.tiles.size === 1 && "
+                  "window.dashboard.tiles.get('cam1').element.dataset.state === 'live'")
+    drawn = page.evaluate("dashboard.tiles.get('cam1').framesDrawn")
+    page.wait_for(f"dashboard.tiles.get('cam1').framesDrawn > {drawn + 10}")
+    shot = page.element_shot(".tile canvas")
+    low, high = shot.convert("L").getextrema()
+    assert high - low > 50, f"{page.engine}: blank tile"
+    page.wait_for("/\\d+ fps/.test(document.querySelector('[data-f=fps]').textContent) && "
+                  "/\\d+ ms/.test(document.querySelector('[data-f=delay]').textContent)")
+    assert_fits(page, ".tile canvas", DESKTOP[0], controls=("#fullscreen",))
+    shoot(page, artifacts, "cameras-desktop")
+    page.set_viewport(*PHONE)
+    page.wait_for("dashboard.tiles.get('cam1').element.dataset.state === 'live'")
+    assert_fits(page, ".tile canvas", PHONE[0], controls=("#fullscreen",))
+    shoot(page, artifacts, "cameras-phone")
+    results.append({"engine": page.engine, "version": page.version, "page": "/cameras",
+                    "path": "MJPEG tiles",
+                    "fps": page.evaluate("dashboard.tiles.get('cam1').stats.fps"),
+                    "delay_ms": round(page.evaluate("dashboard.tiles.get('cam1').stats.delayMs"))})
 
 
 # Each engine as it is without its H.264 decoder package: Firefox without libavcodec59 has no
@@ -291,7 +345,7 @@ def test_h264_page_in_webkit_without_accelerated_compositing(live_server, artifa
     env = {"WEBKIT_DISABLE_COMPOSITING_MODE": "1"}
     with launch_or_fail("webkit", env=env) as browser:
         page = browser.page
-        open_page(page, live_server, "h264")
+        open_page(page, live_server, "h264-mse")
         wait_live(page, 10)
         stats = page.evaluate(STATS_JS)
         assert stats["path"] == "MSE (ManagedMediaSource), timed by currentTime", stats

@@ -141,7 +141,7 @@ class CameraEndpoint:
             return
         kind = data.get("type")
         if kind == "hello":
-            stream.hello = hello_from_message(data)
+            stream.receive_hello(hello_from_message(data))
             _log.log(logging.INFO, f"{stream.id}:hello", "Camera %s: hello %s", stream.id,
                      clip(json.dumps(stream.hello), 400))
         elif kind == "config_ack":

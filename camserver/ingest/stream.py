@@ -187,8 +187,20 @@ class CameraStream:
         return sum(self.rejected.values())
 
     def receive_config_ack(self, ack: dict) -> None:
-        """A camera's answer to settings it was sent (already bounded: control.ack_from_message)."""
+        """A camera's answer to settings it was sent (already bounded: control.ack_from_message):
+        kept for /status and passed on to the viewers who may change this camera's settings (the
+        page that sent them shows what was applied and what was rejected, and why)."""
         self.last_config_ack = ack
+        self.fanout.publish_event({"type": "config_ack", "camera": self.id, **ack},
+                                  controllers_only=True)
+
+    def receive_hello(self, hello: dict) -> None:
+        """A camera's hello (already bounded: control.hello_from_message): its current settings
+        and the choices it accepts. Sent on connecting and after settings were applied, so the
+        viewers who may change them get the new ones at once."""
+        self.hello = hello
+        self.fanout.publish_event({"type": "settings", "camera": self.id, "settings": hello},
+                                  controllers_only=True)
 
     # -- transcoder side -------------------------------------------------------------------------
 

@@ -45,6 +45,13 @@ class Viewer:
         #: The login session (hashed id) it was opened with: logging out ends it.
         self.session: str | None = None
         self.skipping = True  # until the first keyframe: a decoder can start nowhere else
+        #: fMP4 only: whether it gets the server's repeat pictures (``?repeats=0``: no). They
+        #: exist for browsers' MSE renderers; a WebCodecs page draws each frame as it is
+        #: decoded and would only throw them away.
+        self.repeats = fmt == "fmp4"
+        #: Whether its caller may change this camera's settings (``control``): such viewers
+        #: also get the camera's ``config_ack`` and new settings (see :meth:`Fanout.publish_event`).
+        self.may_control = False
         self.frames_sent = 0
         self.frames_skipped = 0
         self.bytes_sent = 0
@@ -127,15 +134,16 @@ class Fanout:
                 self._send(viewer, ts if viewer.format == "ts" else fmp4)
 
     def wants_repeats(self) -> bool:
-        """Whether any viewer would get a repeat now (an fMP4 viewer that is playing)."""
-        return any(v.format == "fmp4" and not v.skipping for v in self.viewers)
+        """Whether any viewer would get a repeat now (an fMP4 viewer that is playing and takes
+        repeats)."""
+        return any(v.repeats and not v.skipping for v in self.viewers)
 
     def publish_repeat(self, frame: VideoFrame) -> None:
-        """A repeat picture (packager.Packager.repeat): for fMP4 viewers that are playing, never
-        kept for viewers who join later."""
+        """A repeat picture (packager.Packager.repeat): for fMP4 viewers that are playing and take
+        repeats, never kept for viewers who join later."""
         fmp4 = Outgoing(frame.fmp4)
         for viewer in self.viewers:
-            if viewer.format == "fmp4" and not viewer.skipping \
+            if viewer.repeats and not viewer.skipping \
                     and viewer.backlog() <= self.limit_bytes:
                 self._send(viewer, fmp4)
 
@@ -151,11 +159,14 @@ class Fanout:
             else:
                 self._send(viewer, item)
 
-    def publish_event(self, event: dict, formats: Iterable[str] = ("fmp4", "mjpeg")) -> None:
-        """A JSON text message (camera state, stream info) for viewers that read text."""
+    def publish_event(self, event: dict, formats: Iterable[str] = ("fmp4", "mjpeg"),
+                      controllers_only: bool = False) -> None:
+        """A JSON text message (camera state, stream info) for viewers that read text; with
+        ``controllers_only``, only for those whose caller may control the camera (its settings
+        and its answers to settings are theirs alone)."""
         item = Outgoing(json.dumps(event))
         for viewer in self.viewers:
-            if viewer.format in formats:
+            if viewer.format in formats and (viewer.may_control or not controllers_only):
                 viewer._deliver(item)
 
     # -- internals -------------------------------------------------------------------------------

@@ -6,12 +6,18 @@ behind a proxy; see camserver/web/viewer_ws.py).
   they are a stream any player reads (``ffplay``, VLC via a relay, mpegts.js).
 - ``fmp4``: text ``{"type": "init", "codec", "width", "height"}`` then a binary init segment, then
   one binary fMP4 fragment per frame. A fragment's decode time is the frame's arrival time at the
-  server in 90 kHz ticks after ``epoch_ms`` (sent in the first text message).
+  server in 90 kHz ticks after ``epoch_ms`` (sent in the first text message). Between frames come
+  repeat pictures for browsers' MSE (flagged ``sample_is_depended_on = 2``); ``&repeats=0``
+  leaves them out (the WebCodecs page: it draws each frame as it is decoded).
 - ``mjpeg``: binary :data:`camserver.outputs.fanout.MJPEG_HEADER` + JPEG per frame.
 
 For ``fmp4`` and ``mjpeg`` the first message is ``{"type": "stream", "camera", "format",
-"epoch_ms", "online", "cameras"}`` (``cameras``: those the caller may read);
-``{"type": "camera", "state": "online"|"offline"}`` follows when the camera comes and goes; a
+"epoch_ms", "online", "cameras", "control"}`` (``cameras``: those the caller may read;
+``control``: whether it may change this camera's settings);
+``{"type": "camera", "state": "online"|"offline"}`` follows when the camera comes and goes;
+viewers whose caller may ``control`` the camera also get ``{"type": "config_ack", "camera",
+"applied", "rejected"}`` when the camera answers settings and ``{"type": "settings", "camera",
+"settings"}`` when it announces new ones (camserver.ingest.stream); a
 text ``{"type": "ping", "t": X}`` from the viewer is answered by ``{"type": "pong", "t": X,
 "server_ms": <server clock, Unix ms>}`` for clock-offset estimates.
 
@@ -63,7 +69,15 @@ def parse_viewer_path(path: str, prefix: str = "") -> tuple[str | None, str]:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     if route and not valid_camera_id(route):
         raise ValueError("camera id must be 1-64 characters of A-Z a-z 0-9 _ -")
+    if urllib.parse.parse_qs(parts.query).get("repeats", ["1"])[0] not in ("0", "1"):
+        raise ValueError("repeats must be 0 or 1")
     return route or None, fmt
+
+
+def wants_repeats(path: str) -> bool:
+    """``&repeats=0`` on an fMP4 viewer's URL: no repeat pictures (checked by
+    :func:`parse_viewer_path`)."""
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("repeats") != ["0"]
 
 
 class WebSocketViewer(Viewer):
@@ -147,6 +161,7 @@ class ViewerEndpoint:
             fmt, connection.transport, "%s:%s" % connection.remote_address[:2],
             caller.client.address, lambda: connection.protocol.state is State.OPEN,
             caller.principal.session)
+        viewer.repeats = viewer.repeats and wants_repeats(connection.request.path)
 
         async def controls() -> AsyncIterator[str]:
             try:
@@ -179,11 +194,13 @@ class ViewerEndpoint:
                 return
             _log.log(logging.INFO, f"join:{stream.id}", "Viewer %s (%s) watching camera %s (%s)",
                      viewer.peer, caller.principal.name, stream.id, fmt)
+            viewer.may_control = caller.principal.may("control", stream.id)
             stream.fanout.add(viewer, hello={
                 "type": "stream", "camera": stream.id, "format": fmt,
                 "epoch_ms": stream.epoch_ms, "online": stream.camera is not None,
                 "cameras": [c for c in self.registry.streams
-                            if caller.principal.may("read", c)]})
+                            if caller.principal.may("read", c)],
+                "control": viewer.may_control})
             try:
                 await reader
             finally:

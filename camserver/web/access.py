@@ -58,6 +58,7 @@ PUBLIC = Rule(None, identify=False)
 RULES: dict[str, Rule] = {
     "page-h264": Rule("read", page=True),
     "page-mjpeg": Rule("read", page=True),
+    "page-cameras": Rule("read", page=True),
     "recordings-page": Rule("playback", page=True),
     "status": Rule("status"),
     "metrics": Rule("metrics"),
@@ -153,12 +154,12 @@ def refused(request: web.Request, rule: Rule, refusal: Refusal) -> web.Response:
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after logging in: a relative path on this server, never another site."""
+    """Where to go after logging in: a relative path on this server, never another site. A bare
+    query (the H.264 page at ``/?camera=desk``) is made ``./?camera=desk``: resolved against
+    ``/login`` it would otherwise open the login page again."""
     if not value or value.startswith(("/", "\\")) or "\\" in value \
             or ":" in value.split("/")[0].split("?")[0]:
         return "./"
-    # The H.264 page is the top level ("" + "?camera=x"): a bare query would resolve against
-    # the login page's own URL (login?camera=x) and stay there.
     return "./" + value if value.startswith("?") else value
 
 
@@ -218,7 +219,7 @@ def add_routes(app: web.Application, gate: Gate, sessions: SessionStore, audienc
         return web.json_response({
             "user": None if principal.anonymous else principal.name,
             "login": gate.accounts.configured,
-            "cameras": [dict(camera, actions=principal.grants.actions_on(camera["id"]))
+            "cameras": [shown_to(camera, principal.grants.actions_on(camera["id"]))
                         for camera in cameras_listing()
                         if principal.may("read", camera["id"])],
             "may": {action: principal.may(action) for action in ("status", "metrics")},
@@ -228,6 +229,20 @@ def add_routes(app: web.Application, gate: Gate, sessions: SessionStore, audienc
     app.router.add_post("/login", login, name="login")
     app.router.add_post("/logout", logout, name="logout")
     app.router.add_get("/api/cameras", cameras, name="cameras-api")
+
+
+#: Fields of a camera in /api/cameras that only callers who may ``control`` it get: its
+#: settings, the choices it accepts, and its answers to settings.
+CONTROL_FIELDS = ("settings", "config_ack")
+
+
+def shown_to(camera: dict, actions: list[str]) -> dict:
+    """``camera`` as listed for a caller allowed ``actions`` on it."""
+    shown = dict(camera, actions=actions)
+    if "control" not in actions:
+        for key in CONTROL_FIELDS:
+            shown.pop(key, None)
+    return shown
 
 
 def authorize(gate: Gate):

@@ -1,6 +1,7 @@
 """The HTTP port (aiohttp): its routes, in one table at the end of :func:`make_app`.
 
-- ``/`` and ``/mjpeg``: the H.264 and MJPEG pages; ``/static/...``: their scripts and style.
+- ``/`` and ``/mjpeg``: the H.264 and MJPEG pages, ``/cameras``: every camera at a glance;
+  ``/static/...``: their scripts and style.
 - ``/status``, ``/metrics``: :mod:`camserver.web.status`.
 - ``/snapshot[/<id>].jpg``: the latest JPEG (Home Assistant's still image, Frigate's snapshot).
 - ``/stream[/<id>].ts|.mjpeg``: :mod:`camserver.web.streams`.
@@ -68,6 +69,9 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
     async def mjpeg_page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(ROOT / "client_mjpeg.html", headers={"Cache-Control": "no-cache"})
 
+    async def cameras_page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(ROOT / "cameras.html", headers={"Cache-Control": "no-cache"})
+
     def cors(request: web.Request) -> dict:
         # Only the origins the user listed (--allowed-origins) may read these from their pages.
         origin = request.headers.get("Origin", "")
@@ -110,16 +114,24 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
         return web.json_response({"sent": message}, status=202)
 
     def cameras_listing() -> list[dict]:
-        """Every camera a page may list: the online and recent ones and the declared ones."""
+        """Every camera a page may list: the online and recent ones and the declared ones, with
+        what the dashboard shows (frame rate in, viewers). ``settings`` (the camera's hello:
+        current settings and the choices it accepts) and ``config_ack`` (its last answer to
+        settings) are for callers who may ``control`` it: access.py leaves them out for others."""
         names = {camera_id: table.get("name") for camera_id, table in
                  services.settings.document.get("camera", {}).items() if camera_id != "*"}
         listed = []
         for camera_id in dict.fromkeys([*registry.streams, *names]):
             stream = registry.get(camera_id)
+            figures = stream.status() if stream is not None else {}
             camera = {"id": camera_id, "name": names.get(camera_id) or camera_id,
                       "online": stream is not None and stream.camera is not None,
                       "width": stream.size[0] if stream and stream.size else None,
-                      "height": stream.size[1] if stream and stream.size else None}
+                      "height": stream.size[1] if stream and stream.size else None,
+                      "fps": figures.get("fps"), "kbps": figures.get("kbps"),
+                      "viewers": figures.get("viewers", 0), "codec": figures.get("codec"),
+                      "settings": stream.hello if stream is not None else {},
+                      "config_ack": stream.last_config_ack if stream is not None else None}
             if services.recordings is not None:
                 camera["recording"] = services.recordings.camera_status(camera_id)
             listed.append(camera)
@@ -131,6 +143,7 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
                           client_max_size=MAX_API_BODY)
     app.router.add_get("/", index, name="page-h264")
     app.router.add_get("/mjpeg", mjpeg_page, name="page-mjpeg")
+    app.router.add_get("/cameras", cameras_page, name="page-cameras")
     app.router.add_get("/status", get_status, name="status")
     app.router.add_get("/metrics", metrics, name="metrics")
     app.router.add_post("/api/cameras/{id}/config", configure_camera, name="camera-config")

@@ -16,7 +16,7 @@ from typing import AsyncIterator
 
 from aiohttp import WSMsgType, web
 
-from ..outputs.viewer import ViewerEndpoint, WebSocketViewer, parse_viewer_path
+from ..outputs.viewer import ViewerEndpoint, WebSocketViewer, parse_viewer_path, wants_repeats
 
 
 def viewer_ws_handler(endpoint: ViewerEndpoint, tls: bool):
@@ -37,6 +37,7 @@ def viewer_ws_handler(endpoint: ViewerEndpoint, tls: bool):
             fmt, transport, f"{peer[0]}:{peer[1]}" if peer else "?", caller.client.address,
             lambda: not socket.closed, caller.principal.session,
             close=lambda: asyncio.ensure_future(socket.close()))
+        viewer.repeats = viewer.repeats and wants_repeats(request.path_qs)
 
         async def controls() -> AsyncIterator[str]:
             async for message in socket:

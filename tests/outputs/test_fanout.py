@@ -156,3 +156,33 @@ def test_repeats_go_to_playing_fmp4_viewers_only_and_are_not_kept():
     late = FakeViewer("fmp4")
     fanout.add(late)
     assert late.frames == [INIT.data, b"F1" + b"\0" * 1000]
+
+
+def test_viewers_that_take_no_repeats_get_none_and_ask_for_none():
+    """``?repeats=0`` (the WebCodecs page): camera frames only; a stream whose only playing
+    fMP4 viewers take no repeats makes none."""
+    fanout = Fanout("cam")
+    plain = FakeViewer("fmp4")
+    plain.repeats = False
+    fanout.add(plain)
+    fanout.publish_init(INIT)
+    fanout.publish_video(frame(1, True))
+    assert not fanout.wants_repeats()
+    fanout.publish_repeat(VideoFrame(2, 6000, False, b"", b"R2", repeat=True))
+    assert plain.frames == [INIT.data, b"F1" + b"\0" * 1000]
+    mse = FakeViewer("fmp4")
+    fanout.add(mse)
+    assert fanout.wants_repeats()
+    fanout.publish_repeat(VideoFrame(3, 9000, False, b"", b"R3", repeat=True))
+    assert mse.frames[-1] == b"R3" and b"R3" not in plain.frames
+
+
+def test_control_events_go_only_to_viewers_who_may_control_the_camera():
+    fanout = Fanout("cam")
+    controller, reader, ts = FakeViewer("fmp4"), FakeViewer("mjpeg"), FakeViewer("ts")
+    controller.may_control = ts.may_control = True
+    for viewer in (controller, reader, ts):
+        fanout.add(viewer)
+    fanout.publish_event({"type": "config_ack", "applied": {"fps": 10}}, controllers_only=True)
+    assert json.loads(controller.messages[-1]) == {"type": "config_ack", "applied": {"fps": 10}}
+    assert reader.messages == [] and ts.messages == []

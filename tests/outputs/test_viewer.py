@@ -91,6 +91,25 @@ def test_fmp4_repeats_fill_the_gaps_between_camera_frames(server):
     assert len(probe_frames(fmp4.payload, fmt="mp4")) == len(fragments)
 
 
+def test_fmp4_without_repeats_gets_the_camera_frames_only(server):
+    """``&repeats=0`` (the WebCodecs page): the same init segment and fragments, no repeats."""
+    async def scenario():
+        return await asyncio.gather(
+            watch(server.viewer_url("nr", "fmp4") + "&repeats=0", 2.5),
+            watch(server.viewer_url("nr", "fmp4"), 2.5),
+            send_frames(server.camera_url("nr"), 5, interval=0.15))
+
+    plain, mse, _ = asyncio.run(scenario())
+    assert [m["type"] for m in plain.text[:2]] == ["stream", "init"]
+    assert plain.binary[0][1][4:8] == b"ftyp"
+    fragments = [fragment_info(m) for _, m in plain.binary[1:]]
+    assert len(fragments) == 5 and not any(repeat for _, repeat in fragments)
+    with_repeats = [fragment_info(m) for _, m in mse.binary[1:]]
+    assert sum(1 for _, repeat in with_repeats if repeat) >= 10  # the other viewer got them
+    assert [t for t, repeat in with_repeats if not repeat] == [t for t, _ in fragments]
+    assert len(probe_frames(plain.payload, fmt="mp4")) == 5
+
+
 def test_ping_is_answered_with_server_time_even_while_waiting_for_the_camera(server):
     async def scenario():
         async with connect(server.viewer_url("p", "fmp4")) as ws:  # no camera "p" yet
@@ -102,7 +121,7 @@ def test_ping_is_answered_with_server_time_even_while_waiting_for_the_camera(ser
     assert abs(pong["server_ms"] - time.time() * 1000) < 5000
 
 
-@pytest.mark.parametrize("path", ["/cam?format=webm", "/bad%20id"])
+@pytest.mark.parametrize("path", ["/cam?format=webm", "/bad%20id", "/cam?format=fmp4&repeats=2"])
 def test_bad_viewer_request_is_refused(server, path):
     assert refusal_status(f"ws://127.0.0.1:{server.viewer_port}{path}") == 400
 
