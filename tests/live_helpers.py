@@ -23,11 +23,6 @@ def get_json(url: str, headers: dict | None = None) -> dict:
         return json.load(response)
 
 
-def get_text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode()
-
-
 def camera_status(server, camera_id: str) -> dict:
     report = get_json(server.http_url("/status"))
     return next((c for c in report["cameras"] if c["id"] == camera_id), {})
@@ -128,10 +123,16 @@ def probe_live(url: str, seconds: float = 2.0, timeout: float = 30.0) -> list[di
     return [dict(f, codec=",".join(sorted(filter(None, codecs)))) for f in report["frames"]]
 
 
-def metrics(server) -> dict[str, float]:
+def get_text(url: str, headers: dict | None = None) -> str:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def metrics(server, headers: dict | None = None) -> dict[str, float]:
     """``/metrics`` as {'name{labels}': value}."""
     samples = {}
-    for line in get_text(server.http_url("/metrics")).splitlines():
+    for line in get_text(server.http_url("/metrics"), headers).splitlines():
         if line and not line.startswith("#"):
             key, _, value = line.rpartition(" ")
             samples[key] = float(value)

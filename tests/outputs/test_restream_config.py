@@ -73,3 +73,25 @@ def test_server_refuses_a_bad_target_at_start_without_showing_the_key(tmp_path):
     assert out.returncode == 2
     assert "camera.desk.restream[1]: scheme htp:// is not one of" in out.stderr
     assert "s3cretKey" not in out.stderr
+
+
+def test_a_build_without_srt_refuses_an_srt_target_at_start_with_one_clear_line(tmp_path):
+    """Both FFmpeg builds here have SRT (the SRT restream test checks that and runs). A build
+    without it (some distributions') must stop the start with a line saying so, not fail each
+    push later: the real Debian FFmpeg behind a wrapper whose -protocols listing leaves SRT
+    out."""
+    wrapper = tmp_path / "ffmpeg-without-srt"
+    wrapper.write_text('#!/bin/sh\ncase " $* " in *" -protocols "*)\n'
+                       '  ffmpeg "$@" | grep -vx "  srt"; exit 0;;\nesac\nexec ffmpeg "$@"\n')
+    wrapper.chmod(0o755)
+    listed = subprocess.run([str(wrapper), "-hide_banner", "-protocols"], capture_output=True,
+                            text=True, timeout=20).stdout
+    assert "  rtmp\n" in listed and "  srt\n" not in listed  # the wrapper does what it says
+    out = subprocess.run([sys.executable, "server.py", "--ffmpeg", str(wrapper),
+                          "--restream", "cam=srt://127.0.0.1:9?streamid=s3cretId",
+                          "--restream", "cam=rtmp://127.0.0.1:9/live/k"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if "cannot push to" in line]
+    assert len(lines) == 1 and "cannot push to srt:// (this build lacks" in lines[0], out.stderr
+    assert "s3cretId" not in out.stderr
