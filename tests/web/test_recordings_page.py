@@ -4,14 +4,13 @@ chromium driven by Playwright, as in tests/test_pages.py), against a real record
 from __future__ import annotations
 
 import io
-import os
 
 import pytest
 from PIL import Image
 
 from recording_helpers import (camera_status, get, read, recording_server, segment_files,
                                wait_until)
-from test_pages import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from test_pages import browser, new_page  # noqa: F401  (the page tests' Chromium fixtures)
 
 CONFIG = """
 [recording]
@@ -20,36 +19,6 @@ min_free_bytes = "10M"
 record = "continuous"
 segment_seconds = 2
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)", pytrace=False)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def new_page(browser):
-    contexts, errors = [], []
-
-    def make(width: int = 1000, height: int = 800, **options):
-        context = browser.new_context(viewport={"width": width, "height": height}, **options)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def playing(page, beyond: float = 0.5) -> None:
