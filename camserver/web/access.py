@@ -57,7 +57,9 @@ RULES: dict[str, Rule] = {
     "recordings-page": Rule("playback", page=True),
     "status": Rule("status"),
     "metrics": Rule("metrics"),
-    "cameras-api": Rule(None),
+    # The cameras the caller may read: anonymous callers who may read none are asked to log in
+    # (401, so a page whose login ended goes to /login); a user who may read none gets 403.
+    "cameras-api": Rule("read"),
     "camera-config": Rule("control", "id"),
     "snapshot-first": Rule("read"),
     "snapshot": Rule("read", "id"),
@@ -66,8 +68,9 @@ RULES: dict[str, Rule] = {
     "ws-first": Rule("read"),
     "ws": Rule("read", "id"),
     # The recording routes check "playback" per camera through request["caller"] (the gate's
-    # check, via authorize() below); the listing of cameras filters by it.
-    "recordings-cameras": Rule(None),
+    # check, via authorize() below); the listing of cameras filters by it. The middleware asks
+    # too, so that no route but login, logout and static files is left to its handler alone.
+    "recordings-cameras": Rule("playback"),
     "recordings-listing": Rule("playback", "id"),
     "recordings-clip": Rule("playback", "id"),
     "login-page": PUBLIC,
