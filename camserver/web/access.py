@@ -139,6 +139,10 @@ def safe_next(value: str | None) -> str:
     if not value or value.startswith(("/", "\\")) or "\\" in value \
             or ":" in value.split("/")[0].split("?")[0]:
         return "./"
+    if value.startswith("?"):
+        # The H.264 page is "/" itself, so its next is just its query; relative to /login that
+        # would be /login?... again.
+        return "./" + value
     return value
 
 
