@@ -136,7 +136,10 @@ def refused(request: web.Request, rule: Rule, refusal: Refusal) -> web.Response:
 
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: a relative path on this server, never another site."""
+    # Browsers drop tabs and newlines anywhere in a URL and spaces and control characters at
+    # its ends: "\t//evil.example" would be "//evil.example", another site.
     if not value or value.startswith(("/", "\\")) or "\\" in value \
+            or any(c <= " " or c == "\x7f" for c in value) \
             or ":" in value.split("/")[0].split("?")[0]:
         return "./"
     if value.startswith("?"):
