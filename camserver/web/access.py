@@ -129,9 +129,20 @@ def refused(request: web.Request, rule: Rule, refusal: Refusal) -> web.Response:
             response.del_cookie(COOKIE, path="/")
         return response
     headers = {"Cache-Control": "no-store"}
-    if refusal.challenge and not rule.page:
-        headers["WWW-Authenticate"] = 'Basic realm="camserver", charset="UTF-8"'
+    if refusal.challenge and not rule.page and not from_a_script(request):
+        headers["WWW-Authenticate"] = CHALLENGE
     return web.Response(status=refusal.status, text=str(refusal), headers=headers)
+
+
+CHALLENGE = 'Basic realm="camserver", charset="UTF-8"'
+
+
+def from_a_script(request: web.Request) -> bool:
+    """A page's fetch() (browsers say so in Sec-Fetch-Mode), not a program or an address typed
+    in the browser. A Basic challenge would make the browser pop up its own password dialog
+    over the page (and hold the fetch until it is answered) instead of letting the page go to
+    /login; a plain 401 lets it."""
+    return request.headers.get("Sec-Fetch-Mode", "navigate") not in ("navigate", "websocket")
 
 
 def safe_next(value: str | None) -> str:
@@ -228,6 +239,6 @@ def authorize(gate: Gate):
         except Refusal as refusal:
             if refusal.status == 403:
                 raise web.HTTPForbidden(text=str(refusal)) from None
-            raise web.HTTPUnauthorized(text=str(refusal), headers={
-                "WWW-Authenticate": 'Basic realm="camserver", charset="UTF-8"'}) from None
+            raise web.HTTPUnauthorized(text=str(refusal), headers=None if from_a_script(
+                request) else {"WWW-Authenticate": CHALLENGE}) from None
     return check
