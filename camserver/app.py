@@ -127,7 +127,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     sessions = SessionStore(settings.state_dir, settings.session_days * 86400)
     config.accounts.sessions = sessions
     gate = Gate(config.accounts, TrustedProxies(settings.trusted_proxies),
-                settings.allowed_origins)
+                settings.allowed_origins,
+                own_ports=(settings.http_port, settings.camera_port, settings.viewer_port))
     cameras = CameraEndpoint(registry, settings.max_frame_bytes, gate)
     viewers = ViewerEndpoint(registry, audience, gate)
     services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name, gate,

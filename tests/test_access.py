@@ -692,3 +692,104 @@ def test_a_login_survives_a_server_restart(tmp_path):
           f"{json.loads(after.body)['user']}; a made-up session: {describe(made_up)}")
     assert before == "alice" and json.loads(after.body)["user"] == "alice"
     assert describe(made_up) == "401 Basic"
+
+
+# -- cross-site ---------------------------------------------------------------------------------
+
+#: What a page of another site tries with the victim's browser: both viewer WebSockets and the
+#: settings API (a "simple" text/plain POST sent without a preflight, and a JSON one).
+ATTACK_JS = """async ([viewerUrl, httpWsUrl, configUrl]) => {
+  const tryWs = url => new Promise(resolve => {
+    const result = {url, opened: false, messages: 0, closeCode: null};
+    let ws;
+    try { ws = new WebSocket(url); } catch (e) { result.error = String(e); resolve(result); return; }
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => { result.opened = true; };
+    ws.onmessage = () => { result.messages += 1; };
+    ws.onclose = e => { result.closeCode = e.code; clearTimeout(timer); resolve(result); };
+    const timer = setTimeout(() => { ws.close(); resolve(result); }, 4000);
+  });
+  const tryPost = async (contentType, mode) => {
+    try {
+      const r = await fetch(configUrl, {method: 'POST', mode, credentials: 'include',
+                                        headers: {'Content-Type': contentType},
+                                        body: '{"hmirror": true}'});
+      return {contentType, mode, status: r.status, type: r.type};
+    } catch (e) { return {contentType, mode, error: String(e)}; }
+  };
+  return {
+    viewer: await tryWs(viewerUrl),
+    httpWs: await tryWs(httpWsUrl),
+    posts: [await tryPost('text/plain', 'no-cors'), await tryPost('application/json', 'cors'),
+            await tryPost('application/json', 'no-cors')],
+  };
+}"""
+
+
+@pytest.fixture
+def other_origin():
+    """A second web site on this host, another port: serves one empty page at /."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<!doctype html><title>another site</title><p>hello"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_of_another_site_can_neither_watch_nor_change_a_setting(site, new_page,
+                                                                        other_origin):
+    """Chromium holds alice's session (she may read and control desk). 127.0.0.1 on another
+    port is the same *site* for SameSite, so the cookie goes along: only the Origin check
+    stands between that page and the camera. The same script run from the server's own page
+    watches and changes a setting (so the attempts are ones that work when allowed)."""
+    http = site.server.http_url
+    urls = [site.ws_url("/desk?format=mjpeg"), site.ws_url("/desk?format=mjpeg", "http"),
+            http("/api/cameras/desk/config")]
+    page = new_page()
+    page.context.add_cookies([{"name": "camserver_session", "value": site.session(),
+                               "url": http("/")}])
+    before = site.camera("desk")
+    start = site.server.line_count
+    page.goto(other_origin)
+    attack = page.evaluate(ATTACK_JS, urls)
+    print(f"\nfrom {other_origin}: {json.dumps(attack, indent=1)}")
+    after = site.camera("desk")
+    sent = [line for line in site.server.log().splitlines()[start:] if "sent settings" in line]
+    refused = [line for line in site.server.log().splitlines()[start:]
+               if "Origin" in line or "cross-site" in line]
+    print(f"settings sent to the camera: {sent}; server lines about it: {refused}")
+    for attempt in (attack["viewer"], attack["httpWs"]):
+        assert not attempt["opened"] and attempt["messages"] == 0, attempt
+    for post in attack["posts"]:
+        # no-cors answers are opaque (status 0) even when the server ran the request: what
+        # counts is that the camera got nothing.
+        assert post.get("status") in (None, 0, 403), post
+    assert sent == []
+    assert after.get("last_config_ack") == before.get("last_config_ack")
+
+    # The control: the same script from the server's own page (the login page, same cookie).
+    page.goto(http("/login"))
+    control = page.evaluate(ATTACK_JS.replace("'{\"hmirror\": true}'", "'{\"hmirror\": false}'"),
+                            urls)
+    print(f"from the server's own page: {json.dumps(control, indent=1)}")
+    assert control["viewer"]["messages"] > 0 and control["httpWs"]["messages"] > 0, control
+    assert {"contentType": "application/json", "mode": "cors", "status": 202,
+            "type": "basic"} in control["posts"], control

@@ -47,10 +47,13 @@ class Caller:
 
 class Gate:
     def __init__(self, accounts: Accounts, proxies: TrustedProxies,
-                 allowed_origins: tuple[str, ...] = (), clock=time.monotonic):
+                 allowed_origins: tuple[str, ...] = (), clock=time.monotonic,
+                 own_ports: tuple[int, ...] = ()):
         self.accounts = accounts
         self.proxies = proxies
         self.allowed_origins = {o.lower() for o in allowed_origins}
+        #: The server's ports (HTTP, camera, viewer): pages on them are this server's.
+        self.own_ports = frozenset(own_ports)
         self._clock = clock
         #: address -> times of recent failures (bounded: least recently failed go first)
         self._failures: collections.OrderedDict[str, collections.deque] = \
@@ -113,7 +116,13 @@ class Gate:
 
     def origin_allowed(self, headers: Mapping[str, str]) -> bool:
         """True without an Origin (programs, cameras) or with one of this server: its own host
-        on any of its ports, or one of ``allowed_origins``."""
+        on one of its ports, or one of ``allowed_origins``.
+
+        "Its ports": the port in ``Host`` or one of :attr:`own_ports` (a page on the HTTP port
+        opens the viewer port). Another program on the same host (a router's admin page, any
+        web app on another port) is another site. A ``Host`` without a port is what a reverse
+        proxy that rewrites it (nginx ``$host``) sends: there only the host name is compared,
+        as the proxy's own port is not known here."""
         origin = headers.get("Origin")
         if origin is None:
             return True
@@ -122,11 +131,16 @@ class Gate:
             return True
         host = headers.get("Host", "")
         try:
-            origin_host = urllib.parse.urlsplit(origin).hostname
-            own_host = urllib.parse.urlsplit("//" + host).hostname
+            parsed = urllib.parse.urlsplit(origin)
+            own = urllib.parse.urlsplit("//" + host)
+            origin_host, own_host = parsed.hostname, own.hostname
+            origin_port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+            own_port = own.port
         except ValueError:
             return False
-        return origin_host is not None and origin_host == own_host
+        if origin_host is None or origin_host != own_host:
+            return False
+        return own_port is None or origin_port == own_port or origin_port in self.own_ports
 
     def check_origin(self, headers: Mapping[str, str]) -> None:
         if not self.origin_allowed(headers):

@@ -31,7 +31,7 @@ class Clock:
 def gate():
     ratelimit.BUDGET.__init__()  # a full log budget: earlier tests must not hide these lines
     return Gate(Accounts.from_document(DOCUMENT), TrustedProxies(("10.9.9.9",)),
-                ("https://dashboard.example",), clock=Clock())
+                ("https://dashboard.example",), clock=Clock(), own_ports=(8080, 8765, 8766))
 
 
 def basic(name: str, password: str) -> dict:
@@ -119,9 +119,14 @@ def test_the_failure_table_is_bounded(gate, monkeypatch):
 @pytest.mark.parametrize("origin, host, allowed", [
     (None, "cams.local:8080", True),                          # programs and cameras
     ("http://cams.local:8080", "cams.local:8080", True),
-    ("http://cams.local:9000", "cams.local:8080", True),      # its own host, another port
-    ("https://CAMS.local", "cams.local:8080", True),
-    ("http://[::1]:3000", "[::1]:8080", True),
+    ("http://cams.local:8766", "cams.local:8080", True),      # its own host, its viewer port
+    ("http://cams.local:8080", "cams.local:8766", True),      # the page opens the viewer port
+    ("http://cams.local:9000", "cams.local:8080", False),     # another program on that host
+    ("http://cams.local", "cams.local:8080", False),          # ... on port 80
+    ("https://CAMS.local", "cams.local", True),               # a proxy that rewrites Host
+    ("https://cams.local:8443", "cams.local", True),          # (nginx $host drops the port)
+    ("http://[::1]:8766", "[::1]:8080", True),
+    ("http://[::1]:3000", "[::1]:8080", False),
     ("https://dashboard.example", "cams.local:8080", True),   # --allowed-origins
     ("https://dashboard.example/", "cams.local:8080", True),
     ("http://evil.example", "cams.local:8080", False),
