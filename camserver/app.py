@@ -35,7 +35,7 @@ from .recording.settings import CAMERA_KEYS, RecordingConfig
 from .recording.manager import RecordingManager
 from .registry import Registry, valid_camera_id
 from .services import Services
-from .web.guard import GuardedSite, HttpGuard
+from .web.guard import BadRequestLog, GuardedSite, HttpGuard
 from .web.server import make_app
 
 log = logging.getLogger("camserver")
@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.root.level))
     logging.getLogger("aiohttp").setLevel(max(logging.WARNING, logging.root.level))
+    logging.getLogger("aiohttp.server").addFilter(BadRequestLog())
     for warning in config.accounts.warnings:
         log.warning("%s", warning)
     if settings.config and readable_by_others(settings.config):

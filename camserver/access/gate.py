@@ -21,7 +21,7 @@ from typing import Mapping
 
 from ..ratelimit import RateLimitedLog
 from .accounts import Accounts, BadCredentials, Principal
-from .credentials import Client, TrustedProxies, credentials_of
+from .credentials import Client, TrustedProxies, credentials_of, single_headers
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,11 @@ class Gate:
     # -- who -------------------------------------------------------------------------------------
 
     def client(self, peer: str, headers: Mapping[str, str], tls: bool) -> Client:
-        return self.proxies.client(peer, headers, tls)
+        return self.proxies.client(peer, single_headers(headers), tls)
 
     async def identify(self, headers: Mapping[str, str], path: str, peer: str,
                        tls: bool) -> Caller:
+        headers = single_headers(headers)
         client = self.client(peer, headers, tls)
         credentials = credentials_of(headers, path, client)
         if credentials.given:
@@ -123,13 +124,16 @@ class Gate:
         web app on another port) is another site. A ``Host`` without a port is what a reverse
         proxy that rewrites it (nginx ``$host``) sends: there only the host name is compared,
         as the proxy's own port is not known here."""
+        headers = single_headers(headers)
         origin = headers.get("Origin")
         if origin is None:
             return True
+        host = headers.get("Host", "")
+        if "\n" in origin or "\n" in host:  # sent twice
+            return False
         origin = origin.strip().lower().rstrip("/")
         if origin in self.allowed_origins:
             return True
-        host = headers.get("Host", "")
         try:
             parsed = urllib.parse.urlsplit(origin)
             own = urllib.parse.urlsplit("//" + host)

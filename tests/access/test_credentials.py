@@ -102,3 +102,23 @@ def test_a_proxied_request_never_counts_as_loopback():
     assert not credentials_of({}, "/", claims_loopback).loopback
     assert Client("::1", "http", False).loopback and Client("127.8.9.1", "http", False).loopback
     assert not Client("not-an-address", "http", False).loopback
+
+
+def test_a_header_sent_twice_is_refused_whichever_library_parsed_it():
+    """websockets' Headers raise on get() of a header sent twice (a 500 and a traceback before);
+    aiohttp's multidict returns the first. Both: Authorization twice is malformed, Cookie and
+    X-Forwarded-For are joined as HTTP says."""
+    from multidict import CIMultiDict
+    from websockets.datastructures import Headers
+
+    from camserver.access.credentials import single_headers
+    pairs = [("Authorization", "Bearer a"), ("Authorization", "Basic YTpi"),
+             ("Cookie", "x=1"), ("Cookie", "camserver_session=s"),
+             ("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-For", "5.6.7.8"), ("Host", "h:1")]
+    for headers in (Headers(pairs), CIMultiDict(pairs)):
+        view = single_headers(headers)
+        assert view == {"Authorization": "Bearer a\nBasic YTpi", "Host": "h:1",
+                        "Cookie": "x=1; camserver_session=s",
+                        "X-Forwarded-For": "1.2.3.4, 5.6.7.8"}, type(headers)
+        credentials = credentials_of(view, "/", Client("127.0.0.1", "http", False))
+        assert credentials.malformed == "Authorization header sent more than once"
