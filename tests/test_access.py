@@ -977,3 +977,87 @@ def test_a_thousand_malformed_credentials_are_refused_and_a_viewer_plays_on(site
     assert by_status["429"] >= 40
     assert before >= 10 and during >= 10 and after >= 10, (before, during, after)
     assert max(gaps) < 1.0
+
+
+# -- made-up camera ids with declared cameras ---------------------------------------------------
+
+DECLARED = """
+[anonymous]
+allow = ["read:*", "publish:*", "status"]
+
+[camera.desk]
+name = "Desk"
+
+[camera.lobby]
+name = "Lobby"
+"""
+
+
+def test_a_thousand_made_up_camera_ids_are_refused_and_a_declared_camera_still_connects(
+        tmp_path):
+    """With cameras declared, a viewer of an undeclared id is refused at the handshake (404):
+    nothing is created for it, so --max-streams 2 is never used up. (Without declarations,
+    tests/test_hostile_peers.py: they wait, bounded.)"""
+    from collections import Counter
+
+    from helpers import ScriptedCamera, make_jpeg, watch
+    config = write_config(tmp_path / "camserver.toml", DECLARED)
+    server = start("--config", str(config), "--state-dir", str(tmp_path / "state"),
+                   "--max-streams", "2")
+    site = Site(server, None, tmp_path)
+    try:
+        before = site.get("/status")
+        assert before.status == 200, before
+        cameras_before = json.loads(before.body)["cameras"]
+
+        async def made_up(n: int) -> str:
+            camera_id = f"made-up-{n}"
+            if n % 3 == 0:
+                url = site.ws_url(f"/{camera_id}?format=ts")
+            elif n % 3 == 1:
+                url = site.ws_url(f"/{camera_id}?format=mjpeg", "http")
+            else:  # the HTTP stream URL
+                answer = await asyncio.to_thread(site.get, f"/stream/{camera_id}.ts",
+                                                 source=f"127.4.{n // 250}.{n % 250 + 1}")
+                return f"stream {describe(answer)}"
+            answer = await ws_attempt(url, source=f"127.4.{n // 250}.{n % 250 + 1}", wait=1)
+            return f"{'viewer port' if n % 3 == 0 else 'HTTP /ws'} {describe(answer)}"
+
+        async def all_of_them():
+            limit = asyncio.Semaphore(50)
+
+            async def one(n):
+                async with limit:
+                    return await made_up(n)
+            return await asyncio.gather(*(one(n) for n in range(1000)))
+
+        answers = Counter(run(all_of_them()))
+        after = json.loads(site.get("/status").body)["cameras"]
+        print(f"\n1000 made-up ids: {dict(answers)}; /status cameras before "
+              f"{[c['id'] for c in cameras_before]}, after {[c['id'] for c in after]}")
+        assert answers == {"viewer port 404": 334, "HTTP /ws 404": 333, "stream 404": 333}
+        assert after == cameras_before
+
+        async def real_camera():
+            stop = asyncio.Event()
+            # A viewer of the declared camera waits for it, then sees its frames.
+            viewer = asyncio.create_task(watch(site.ws_url("/lobby?format=mjpeg"), 15,
+                                               stop=stop))
+            await asyncio.sleep(0.5)
+            async with ScriptedCamera(f"ws://127.0.0.1:{server.camera_port}/lobby") as camera:
+                for n in range(10):
+                    await camera.send(make_jpeg(320, 240, n=n))
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+            stop.set()
+            return await viewer
+
+        received = run(real_camera())
+        online = [c["id"] for c in json.loads(site.get("/status").body)["cameras"]]
+        print(f"declared camera lobby: a waiting viewer got {len(received.binary)} of 10 "
+              f"frames; /status cameras now {online}")
+        assert len(received.binary) == 10
+        assert "lobby" in online and not any(c.startswith("made-up") for c in online)
+    finally:
+        assert server.stop() == 0
+    assert "Traceback" not in server.log()
