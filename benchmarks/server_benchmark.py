@@ -10,6 +10,11 @@ Prints, for this machine:
 - server RSS and another viewer's delay while one viewer stops reading for 60 s.
 
 Usage: python benchmarks/server_benchmark.py [--seconds 20] [--viewers 500] [--stall 60]
+                                            [--access]
+``--access`` runs the server with a config file of users and tokens (no anonymous access):
+the camera sends its token as ``Authorization: Bearer``, every viewer its own ``?token=``,
+``/status`` is read with a token too. Credentials are checked once per connection, so the
+delay and fan-out figures should not move.
 Viewers run in a separate process (a minimal WebSocket client, benchmarks/wsclient.py) so the
 load generator does not compete with itself; the camera sends pre-rendered 640x480 JPEGs at
 30 fps.
@@ -24,8 +29,10 @@ import multiprocessing
 import os
 import socket
 import statistics
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -33,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from camserver.access.passwords import hash_password  # noqa: E402
 from mock_camera import FrameRenderer  # noqa: E402
 from wsclient import open_viewer  # noqa: E402
 
@@ -70,13 +78,48 @@ def pct(values, q):
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
-class Server:
+class Access:
+    """A config file for ``--access``: two users, a camera token, a reader token."""
+
     def __init__(self):
+        self.camera_token = secrets.token_urlsafe(24)
+        self.reader_token = secrets.token_urlsafe(24)
+        self.directory = tempfile.TemporaryDirectory(prefix="camserver-bench-")
+        self.path = Path(self.directory.name) / "camserver.toml"
+        self.path.write_text(f"""
+[[user]]
+name = "alice"
+password = "{hash_password(secrets.token_urlsafe(12))}"
+allow = ["read:*", "control:*", "status", "metrics"]
+
+[[user]]
+name = "bob"
+password = "{hash_password(secrets.token_urlsafe(12))}"
+allow = ["read:bench"]
+
+[[token]]
+token = "{self.camera_token}"
+allow = ["publish:bench"]
+
+[[token]]
+token = "{self.reader_token}"
+allow = ["read:*", "status"]
+""")
+        os.chmod(self.path, 0o600)
+
+    def args(self) -> list[str]:
+        return ["--config", str(self.path), "--state-dir", self.directory.name]
+
+
+class Server:
+    def __init__(self, access: Access | None = None):
+        self.access = access
         self.ports = {name: free_port() for name in ("http", "camera", "viewer")}
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1",
              "--http-port", str(self.ports["http"]), "--camera-port", str(self.ports["camera"]),
-             "--viewer-port", str(self.ports["viewer"]), "--log-level", "WARNING"],
+             "--viewer-port", str(self.ports["viewer"]), "--log-level", "WARNING",
+             *(access.args() if access else [])],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while True:
@@ -89,8 +132,11 @@ class Server:
                 time.sleep(0.2)
 
     def status(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}/status",
-                                    timeout=5) as r:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports['http']}/status",
+            headers={"Authorization": f"Bearer {self.access.reader_token}"}
+            if self.access else {})
+        with urllib.request.urlopen(request, timeout=5) as r:
             return json.load(r)
 
     def stop(self):
@@ -98,19 +144,22 @@ class Server:
         self.proc.wait(20)
 
 
-def viewer_process(port: int, count: int, seconds: float, ready, results, stall: bool = False):
+def viewer_process(port: int, count: int, seconds: float, ready, results, stall: bool = False,
+                   token: str | None = None):
     async def run():
         viewers = []
+        path = "/bench?format=ts" + (f"&token={token}" if token else "")
         for i in range(count):
-            viewers.append(await open_viewer("127.0.0.1", port, "/bench?format=ts"))
+            viewers.append(await open_viewer("127.0.0.1", port, path))
         stalled = None
         if stall:
             # A viewer that stops reading: the kernel's buffers fill, then the server's.
             stalled = socket.create_connection(("127.0.0.1", port))
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            stalled.sendall(b"GET /bench?format=ts HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
-                            b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            stalled.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                            b"Sec-WebSocket-Version: 13\r\n\r\n")
         ready.set()
         await asyncio.sleep(seconds)
         results.put([v.arrivals for v in viewers])
@@ -119,12 +168,15 @@ def viewer_process(port: int, count: int, seconds: float, ready, results, stall:
     asyncio.run(run())
 
 
-async def camera(port: int, seconds: float, fps: float = 30.0) -> list[float]:
+async def camera(port: int, seconds: float, fps: float = 30.0,
+                 token: str | None = None) -> list[float]:
     from websockets.asyncio.client import connect
     renderer = FrameRenderer(640, 480)
     frames = [renderer.render(n, n / fps, fps) for n in range(60)]
     sent = []
-    async with connect(f"ws://127.0.0.1:{port}/bench", compression=None) as ws:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with connect(f"ws://127.0.0.1:{port}/bench", compression=None,
+                       additional_headers=headers) as ws:
         # As the firmware and mock_camera.py do: the encoder starts at the announced rate.
         await ws.send(json.dumps({"type": "hello", "board": "benchmark", "width": 640,
                                   "height": 480, "fps": fps}))
@@ -141,20 +193,23 @@ async def camera(port: int, seconds: float, fps: float = 30.0) -> list[float]:
     return sent
 
 
-def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0) -> dict:
-    server = Server()
+def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0,
+              access: Access | None = None) -> dict:
+    server = Server(access)
     ctx = multiprocessing.get_context("spawn")
     ready, results = ctx.Event(), ctx.Queue()
     duration = seconds + stall_seconds
     pool = ctx.Process(target=viewer_process, args=(server.ports["viewer"], viewers,
                                                     duration + 4, ready, results,
-                                                    stall_seconds > 0))
+                                                    stall_seconds > 0,
+                                                    access.reader_token if access else None))
     pool.start()
     ready.wait(120)
     time.sleep(0.5)
 
     async def measure():
-        task = asyncio.create_task(camera(server.ports["camera"], duration))
+        task = asyncio.create_task(camera(server.ports["camera"], duration,
+                                          token=access.camera_token if access else None))
         await asyncio.sleep(3)  # FFmpeg started, steady state
         ffmpeg = children(server.proc.pid)[0]
         t0 = time.monotonic()
@@ -208,15 +263,20 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--viewers", type=int, default=500)
     p.add_argument("--stall", type=float, default=60, help="stalled-viewer phase length, s")
+    p.add_argument("--access", action="store_true",
+                   help="a config file of users and tokens; camera and viewers send tokens")
     args = p.parse_args()
-    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    access = Access() if args.access else None
+    setup = "config file with users and tokens, every client sends a token" if access \
+        else "no config file"
+    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {setup}")
     print("1 viewer:")
-    report(run_phase(1, args.seconds))
+    report(run_phase(1, args.seconds, access=access))
     print(f"{args.viewers} viewers:")
-    report(run_phase(args.viewers, args.seconds))
+    report(run_phase(args.viewers, args.seconds, access=access))
     if args.stall:
         print(f"1 viewer reading + 1 viewer that stops reading for {args.stall:g} s:")
-        result = run_phase(1, 10, stall_seconds=args.stall)
+        result = run_phase(1, 10, stall_seconds=args.stall, access=access)
         rss = result["rss"]
         base = rss[0][1]
         print(f"  server RSS: {base:.1f} MB at start, max {max(r for _, r in rss):.1f} MB, "
