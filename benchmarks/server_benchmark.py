@@ -10,11 +10,16 @@ Prints, for this machine:
 - server RSS and another viewer's delay while one viewer stops reading for 60 s.
 
 Usage: python benchmarks/server_benchmark.py [--seconds 20] [--viewers 500] [--stall 60]
+       [--capacity] [--format ts|fmp4] [--access]
 Viewers run in a separate process so the load generator does not compete with itself: up to
 50 timed viewers (a minimal WebSocket client, benchmarks/wsclient.py, timestamping every frame)
 and the rest byte-counting viewers drained every 50 ms (wsclient.BulkViewers), so that the
 generator stays lighter than the server it loads (its CPU is printed too). The camera sends
 pre-rendered 640x480 JPEGs at 30 fps.
+``--access`` runs the server with a config file of users and tokens (no anonymous access):
+the camera sends its token as ``Authorization: Bearer``, every viewer a reader token as ``?token=``,
+``/status`` is read with a token too. Credentials are checked once per connection, so the
+delay and fan-out figures should not move.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ import multiprocessing
 import os
 import socket
 import statistics
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -35,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from camserver.access.passwords import hash_password  # noqa: E402
 from mock_camera import FrameRenderer  # noqa: E402
 from wsclient import BulkViewers, open_viewer  # noqa: E402
 
@@ -72,13 +80,48 @@ def pct(values, q):
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
-class Server:
+class Access:
+    """A config file for ``--access``: two users, a camera token, a reader token."""
+
     def __init__(self):
+        self.camera_token = secrets.token_urlsafe(24)
+        self.reader_token = secrets.token_urlsafe(24)
+        self.directory = tempfile.TemporaryDirectory(prefix="camserver-bench-")
+        self.path = Path(self.directory.name) / "camserver.toml"
+        self.path.write_text(f"""
+[[user]]
+name = "alice"
+password = "{hash_password(secrets.token_urlsafe(12))}"
+allow = ["read:*", "control:*", "status", "metrics"]
+
+[[user]]
+name = "bob"
+password = "{hash_password(secrets.token_urlsafe(12))}"
+allow = ["read:bench"]
+
+[[token]]
+token = "{self.camera_token}"
+allow = ["publish:bench"]
+
+[[token]]
+token = "{self.reader_token}"
+allow = ["read:*", "status"]
+""")
+        os.chmod(self.path, 0o600)
+
+    def args(self) -> list[str]:
+        return ["--config", str(self.path), "--state-dir", self.directory.name]
+
+
+class Server:
+    def __init__(self, access: Access | None = None):
+        self.access = access
         self.ports = {name: free_port() for name in ("http", "camera", "viewer")}
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1",
              "--http-port", str(self.ports["http"]), "--camera-port", str(self.ports["camera"]),
-             "--viewer-port", str(self.ports["viewer"]), "--log-level", "WARNING"],
+             "--viewer-port", str(self.ports["viewer"]), "--log-level", "WARNING",
+             *(access.args() if access else [])],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while True:
@@ -91,8 +134,11 @@ class Server:
                 time.sleep(0.2)
 
     def status(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}/status",
-                                    timeout=5) as r:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports['http']}/status",
+            headers={"Authorization": f"Bearer {self.access.reader_token}"}
+            if self.access else {})
+        with urllib.request.urlopen(request, timeout=5) as r:
             return json.load(r)
 
     def stop(self):
@@ -100,14 +146,10 @@ class Server:
         self.proc.wait(20)
 
 
-#: Viewers whose every frame is timed; the others only count bytes (wsclient.BulkViewers).
-TIMED_VIEWERS = 50
-
-
 def viewer_process(port: int, count: int, seconds: float, ready, results, stall: bool = False,
-                   fmt: str = "ts"):
+                   fmt: str = "ts", token: str | None = None):
     async def run():
-        path = f"/bench?format={fmt}"
+        path = f"/bench?format={fmt}" + (f"&token={token}" if token else "")
         timed = [await open_viewer("127.0.0.1", port, path)
                  for _ in range(min(count, TIMED_VIEWERS))]
         bulk = BulkViewers("127.0.0.1", port, path, count - len(timed))
@@ -116,9 +158,10 @@ def viewer_process(port: int, count: int, seconds: float, ready, results, stall:
             # A viewer that stops reading: the kernel's buffers fill, then the server's.
             stalled = socket.create_connection(("127.0.0.1", port))
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            stalled.sendall(b"GET /bench?format=ts HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
-                            b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            stalled.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                            b"Sec-WebSocket-Version: 13\r\n\r\n")
         ready.set()
         cpu0 = time.process_time()
         await bulk.run(seconds)
@@ -130,12 +173,15 @@ def viewer_process(port: int, count: int, seconds: float, ready, results, stall:
     asyncio.run(run())
 
 
-async def camera(port: int, seconds: float, fps: float = 30.0) -> list[float]:
+async def camera(port: int, seconds: float, fps: float = 30.0,
+                 token: str | None = None) -> list[float]:
     from websockets.asyncio.client import connect
     renderer = FrameRenderer(640, 480)
     frames = [renderer.render(n, n / fps, fps) for n in range(60)]
     sent = []
-    async with connect(f"ws://127.0.0.1:{port}/bench", compression=None) as ws:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with connect(f"ws://127.0.0.1:{port}/bench", compression=None,
+                       additional_headers=headers) as ws:
         # As the firmware and mock_camera.py do: the encoder starts at the announced rate.
         await ws.send(json.dumps({"type": "hello", "board": "benchmark", "width": 640,
                                   "height": 480, "fps": fps}))
@@ -152,20 +198,23 @@ async def camera(port: int, seconds: float, fps: float = 30.0) -> list[float]:
     return sent
 
 
-def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0, fmt: str = "ts") -> dict:
-    server = Server()
+def run_phase(viewers: int, seconds: float, stall_seconds: float = 0.0, fmt: str = "ts",
+              access: Access | None = None) -> dict:
+    server = Server(access)
     ctx = multiprocessing.get_context("spawn")
     ready, results = ctx.Event(), ctx.Queue()
     duration = seconds + stall_seconds
     pool = ctx.Process(target=viewer_process, args=(server.ports["viewer"], viewers,
                                                     duration + 4, ready, results,
-                                                    stall_seconds > 0, fmt))
+                                                    stall_seconds > 0, fmt,
+                                                    access.reader_token if access else None))
     pool.start()
     ready.wait(120)
     time.sleep(0.5)
 
     async def measure():
-        task = asyncio.create_task(camera(server.ports["camera"], duration))
+        task = asyncio.create_task(camera(server.ports["camera"], duration,
+                                          token=access.camera_token if access else None))
         await asyncio.sleep(3)  # FFmpeg started, steady state
         ffmpeg = children(server.proc.pid)[0]
         t0 = time.monotonic()
@@ -258,10 +307,15 @@ def main() -> None:
                    help="also measure bare FFmpeg on the same frames: cameras per machine")
     p.add_argument("--format", choices=("ts", "fmp4"), default="ts",
                    help="what the many viewers read (fmp4: with the repeat pictures)")
+    p.add_argument("--access", action="store_true",
+                   help="a config file of users and tokens; camera and viewers send tokens")
     args = p.parse_args()
-    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    access = Access() if args.access else None
+    setup = "config file with users and tokens, every client sends a token" if access \
+        else "no config file"
+    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {setup}")
     print("1 viewer:")
-    single = run_phase(1, args.seconds)
+    single = run_phase(1, args.seconds, access=access)
     report(single)
     if args.capacity:
         bare = bare_ffmpeg_cpu(args.seconds)
@@ -271,10 +325,10 @@ def main() -> None:
               f"this machine's {os.cpu_count()} cores carry about "
               f"{int(os.cpu_count() * 100 / per_camera)} cameras (with 1 viewer each)")
     print(f"{args.viewers} {args.format} viewers:")
-    report(run_phase(args.viewers, args.seconds, fmt=args.format))
+    report(run_phase(args.viewers, args.seconds, fmt=args.format, access=access))
     if args.stall:
         print(f"1 viewer reading + 1 viewer that stops reading for {args.stall:g} s:")
-        result = run_phase(1, 10, stall_seconds=args.stall)
+        result = run_phase(1, 10, stall_seconds=args.stall, access=access)
         rss = result["rss"]
         base = rss[0][1]
         print(f"  server RSS: {base:.1f} MB at start, max {max(r for _, r in rss):.1f} MB, "

@@ -41,7 +41,7 @@ from .recording.settings import CAMERA_KEYS, RecordingConfig
 from .recording.manager import RecordingManager
 from .registry import Registry, valid_camera_id
 from .services import Services
-from .web.guard import GuardedSite, HttpGuard
+from .web.guard import BadRequestLog, GuardedSite, HttpGuard
 from .web.server import make_app
 
 log = logging.getLogger("camserver")
@@ -173,7 +173,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None,
     sessions = SessionStore(settings.state_dir, settings.session_days * 86400)
     config.accounts.sessions = sessions
     gate = Gate(config.accounts, TrustedProxies(settings.trusted_proxies),
-                settings.allowed_origins)
+                settings.allowed_origins,
+                own_ports=(settings.http_port, settings.camera_port, settings.viewer_port))
     cameras = CameraEndpoint(registry, settings.max_frame_bytes, gate, tls=bool(camera_tls))
     viewers = ViewerEndpoint(registry, audience, gate, tls=bool(tls_context))
     services = Services(settings, registry, cameras, audience, loop_monitor, encoder.name, gate,
@@ -382,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.root.level))
     logging.getLogger("aiohttp").setLevel(max(logging.WARNING, logging.root.level))
+    logging.getLogger("aiohttp.server").addFilter(BadRequestLog())
     for warning in config.accounts.warnings:
         log.warning("%s", warning)
     if settings.config and readable_by_others(settings.config):

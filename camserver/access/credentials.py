@@ -70,6 +70,29 @@ class TrustedProxies:
         return Client(address, proto if proto in ("http", "https") else scheme, True)
 
 
+#: The headers the gate reads, and how two of one are joined: list headers the HTTP way;
+#: the others with a line break, which no parsed header value can hold, so a header sent twice
+#: is told apart from any real value and refused (never "the first one wins").
+_JOINED = {"Authorization": "\n", "Origin": "\n", "Host": "\n", "Cookie": "; ",
+           "X-Forwarded-For": ", ", "X-Forwarded-Proto": ", "}
+
+
+def single_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """The headers the gate reads, one value each, from aiohttp's multidict, websockets'
+    ``Headers`` (whose ``get`` raises for a header sent twice) or a plain dict."""
+    get_all = getattr(headers, "get_all", None)
+    if get_all is None and hasattr(headers, "getall"):
+        get_all = lambda name: headers.getall(name, [])  # noqa: E731 (aiohttp)
+    if get_all is None:
+        return headers
+    view = {}
+    for name, joiner in _JOINED.items():
+        values = get_all(name)
+        if values:
+            view[name] = joiner.join(values)
+    return view
+
+
 def _query_token(path: str) -> str | None:
     query = urllib.parse.urlsplit(path).query
     values = urllib.parse.parse_qs(query).get("token") if query else None
@@ -83,6 +106,9 @@ def credentials_of(headers: Mapping[str, str], path: str, client: Client) -> Cre
     if auth is not None:
         if len(auth) > MAX_HEADER:
             return Credentials(malformed="Authorization header too long", loopback=loopback)
+        if "\n" in auth:
+            return Credentials(malformed="Authorization header sent more than once",
+                               loopback=loopback)
         scheme, _, value = auth.strip().partition(" ")
         value = value.strip()
         if scheme.lower() == "bearer" and value:

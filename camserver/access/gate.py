@@ -21,7 +21,7 @@ from typing import Mapping
 
 from ..ratelimit import RateLimitedLog
 from .accounts import Accounts, BadCredentials, Principal
-from .credentials import Client, TrustedProxies, credentials_of
+from .credentials import Client, TrustedProxies, credentials_of, single_headers
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,13 @@ class Caller:
 
 class Gate:
     def __init__(self, accounts: Accounts, proxies: TrustedProxies,
-                 allowed_origins: tuple[str, ...] = (), clock=time.monotonic):
+                 allowed_origins: tuple[str, ...] = (), clock=time.monotonic,
+                 own_ports: tuple[int, ...] = ()):
         self.accounts = accounts
         self.proxies = proxies
         self.allowed_origins = {o.lower() for o in allowed_origins}
+        #: The server's ports (HTTP, camera, viewer): pages on them are this server's.
+        self.own_ports = frozenset(own_ports)
         self._clock = clock
         #: address -> times of recent failures (bounded: least recently failed go first)
         self._failures: collections.OrderedDict[str, collections.deque] = \
@@ -61,10 +64,11 @@ class Gate:
     # -- who -------------------------------------------------------------------------------------
 
     def client(self, peer: str, headers: Mapping[str, str], tls: bool) -> Client:
-        return self.proxies.client(peer, headers, tls)
+        return self.proxies.client(peer, single_headers(headers), tls)
 
     async def identify(self, headers: Mapping[str, str], path: str, peer: str,
                        tls: bool) -> Caller:
+        headers = single_headers(headers)
         client = self.client(peer, headers, tls)
         credentials = credentials_of(headers, path, client)
         if credentials.given:
@@ -113,20 +117,34 @@ class Gate:
 
     def origin_allowed(self, headers: Mapping[str, str]) -> bool:
         """True without an Origin (programs, cameras) or with one of this server: its own host
-        on any of its ports, or one of ``allowed_origins``."""
+        on one of its ports, or one of ``allowed_origins``.
+
+        "Its ports": the port in ``Host`` or one of :attr:`own_ports` (a page on the HTTP port
+        opens the viewer port). Another program on the same host (a router's admin page, any
+        web app on another port) is another site. A ``Host`` without a port is what a reverse
+        proxy that rewrites it (nginx ``$host``) sends: there only the host name is compared,
+        as the proxy's own port is not known here."""
+        headers = single_headers(headers)
         origin = headers.get("Origin")
         if origin is None:
             return True
+        host = headers.get("Host", "")
+        if "\n" in origin or "\n" in host:  # sent twice
+            return False
         origin = origin.strip().lower().rstrip("/")
         if origin in self.allowed_origins:
             return True
-        host = headers.get("Host", "")
         try:
-            origin_host = urllib.parse.urlsplit(origin).hostname
-            own_host = urllib.parse.urlsplit("//" + host).hostname
+            parsed = urllib.parse.urlsplit(origin)
+            own = urllib.parse.urlsplit("//" + host)
+            origin_host, own_host = parsed.hostname, own.hostname
+            origin_port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+            own_port = own.port
         except ValueError:
             return False
-        return origin_host is not None and origin_host == own_host
+        if origin_host is None or origin_host != own_host:
+            return False
+        return own_port is None or origin_port == own_port or origin_port in self.own_ports
 
     def check_origin(self, headers: Mapping[str, str]) -> None:
         if not self.origin_allowed(headers):

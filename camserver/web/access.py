@@ -62,7 +62,9 @@ RULES: dict[str, Rule] = {
     "recordings-page": Rule("playback", page=True),
     "status": Rule("status"),
     "metrics": Rule("metrics"),
-    "cameras-api": Rule(None),
+    # The cameras the caller may read: anonymous callers who may read none are asked to log in
+    # (401, so a page whose login ended goes to /login); a user who may read none gets 403.
+    "cameras-api": Rule("read"),
     "camera-config": Rule("control", "id"),
     "snapshot-first": Rule("read"),
     "snapshot": Rule("read", "id"),
@@ -71,8 +73,9 @@ RULES: dict[str, Rule] = {
     "ws-first": Rule("read"),
     "ws": Rule("read", "id"),
     # The recording routes check "playback" per camera through request["caller"] (the gate's
-    # check, via authorize() below); the listing of cameras filters by it.
-    "recordings-cameras": Rule(None),
+    # check, via authorize() below); the listing of cameras filters by it. The middleware asks
+    # too, so that no route but login, logout and static files is left to its handler alone.
+    "recordings-cameras": Rule("playback"),
     "recordings-listing": Rule("playback", "id"),
     "recordings-clip": Rule("playback", "id"),
     "hls-playlist": Rule("read", "id"),
@@ -148,16 +151,30 @@ def refused(request: web.Request, rule: Rule, refusal: Refusal) -> web.Response:
             response.del_cookie(COOKIE, path="/")
         return response
     headers = {"Cache-Control": "no-store"}
-    if refusal.challenge and not rule.page:
-        headers["WWW-Authenticate"] = 'Basic realm="camserver", charset="UTF-8"'
+    if refusal.challenge and not rule.page and not from_a_script(request):
+        headers["WWW-Authenticate"] = CHALLENGE
     return web.Response(status=refusal.status, text=str(refusal), headers=headers)
+
+
+CHALLENGE = 'Basic realm="camserver", charset="UTF-8"'
+
+
+def from_a_script(request: web.Request) -> bool:
+    """A page's fetch() (browsers say so in Sec-Fetch-Mode), not a program or an address typed
+    in the browser. A Basic challenge would make the browser pop up its own password dialog
+    over the page (and hold the fetch until it is answered) instead of letting the page go to
+    /login; a plain 401 lets it."""
+    return request.headers.get("Sec-Fetch-Mode", "navigate") not in ("navigate", "websocket")
 
 
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: a relative path on this server, never another site. A bare
     query (the H.264 page at ``/?camera=desk``) is made ``./?camera=desk``: resolved against
     ``/login`` it would otherwise open the login page again."""
+    # Browsers drop tabs and newlines anywhere in a URL and spaces and control characters at
+    # its ends: "\t//evil.example" would be "//evil.example", another site.
     if not value or value.startswith(("/", "\\")) or "\\" in value \
+            or any(c <= " " or c == "\x7f" for c in value) \
             or ":" in value.split("/")[0].split("?")[0]:
         return "./"
     return "./" + value if value.startswith("?") else value
@@ -256,6 +273,6 @@ def authorize(gate: Gate):
         except Refusal as refusal:
             if refusal.status == 403:
                 raise web.HTTPForbidden(text=str(refusal)) from None
-            raise web.HTTPUnauthorized(text=str(refusal), headers={
-                "WWW-Authenticate": 'Basic realm="camserver", charset="UTF-8"'}) from None
+            raise web.HTTPUnauthorized(text=str(refusal), headers=None if from_a_script(
+                request) else {"WWW-Authenticate": CHALLENGE}) from None
     return check

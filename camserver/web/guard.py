@@ -21,9 +21,10 @@ import logging
 from typing import Any, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..outputs.audience import is_loopback
-from ..ratelimit import RateLimitedLog
+from ..ratelimit import RateLimitedLog, clip
 
 log = logging.getLogger(__name__)
 
@@ -180,3 +181,24 @@ async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     if len(body) > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
     return body
+
+
+class BadRequestLog(logging.Filter):
+    """For the ``aiohttp.server`` logger: aiohttp logs every request it cannot parse (a header
+    byte HTTP forbids, a line too long) as an ERROR with a traceback, so any peer could fill the
+    log with them. Those become one WARNING line per client address a minute; anything else
+    passes unchanged. The client got its 400 from aiohttp either way."""
+
+    def __init__(self):
+        super().__init__()
+        self._log = RateLimitedLog(log, interval=60)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError) or not 400 <= (exc.code or 0) < 500:
+            return True
+        address = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        reason = str(exc.message).strip().splitlines()[0] if exc.message else type(exc).__name__
+        self._log.log(logging.WARNING, f"bad-request:{address}", "Bad HTTP request from %s: %s",
+                      address, clip(reason, 120))
+        return False

@@ -54,7 +54,10 @@ def make_app(services: Services, guard: HttpGuard) -> web.Application:
     def stream_for(request: web.Request):
         camera_id = request.match_info.get("id")
         if camera_id is None:
-            stream = registry.first()
+            # The first camera *this caller may read*: the route's rule only asked whether it
+            # may read some camera.
+            principal = request["caller"].principal
+            stream = registry.first(lambda s: principal.may("read", s.id))
         elif not valid_camera_id(camera_id):
             raise web.HTTPBadRequest(text="bad camera id\n")
         else:

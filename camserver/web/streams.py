@@ -37,6 +37,9 @@ class HttpViewer(Viewer):
         self._queued = 0
         self._wakeup = asyncio.Event()
         self._closed = False
+        caller = request.get("caller")
+        #: The login session it was opened with: logging out closes it (as a WebSocket viewer's).
+        self.session = caller.principal.session if caller is not None else None
 
     def send(self, item: Outgoing) -> None:
         message = item.message
