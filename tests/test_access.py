@@ -272,7 +272,9 @@ def build_app(tmp_path: Path, config: Path):
     from camserver.config import parse_settings
     from camserver.ingest.camera import CameraEndpoint
     from camserver.loopwatch import LoopMonitor
+    from camserver.access.signing import UrlSigner
     from camserver.outputs.audience import Audience
+    from camserver.outputs.hls import HlsManager
     from camserver.outputs.viewer import ViewerEndpoint
     from camserver.recording.manager import RecordingManager
     from camserver.registry import Registry
@@ -289,17 +291,19 @@ def build_app(tmp_path: Path, config: Path):
     services = Services(settings, registry, CameraEndpoint(registry, 1 << 20, gate), audience,
                         LoopMonitor(), "libx264", gate, SessionStore(tmp_path, 60),
                         ViewerEndpoint(registry, audience, gate),
-                        RecordingManager(configured.recording))
+                        RecordingManager(configured.recording),
+                        hls=HlsManager(registry, UrlSigner.load(tmp_path), gop=settings.gop))
     return make_app(services, HttpGuard())
 
 
 def concrete(resource) -> str:
-    """A path that reaches ``resource``: {id} -> desk, {ext} -> ts, static -> a real file."""
+    """A path that reaches ``resource``: {id} -> desk, {ext} -> ts, {name} -> an HLS segment
+    name, static -> a real file."""
     info = resource.get_info()
     if "prefix" in info:
         return info["prefix"] + "/common.js"
     path = info.get("path") or info["formatter"]
-    return path.replace("{id}", "desk").replace("{ext}", "ts")
+    return path.replace("{id}", "desk").replace("{ext}", "ts").replace("{name}", "abcdefgh-1.m4s")
 
 
 def test_every_route_has_an_access_rule_and_refuses_anonymous_callers(site, tmp_path):
@@ -320,14 +324,18 @@ def test_every_route_has_an_access_rule_and_refuses_anonymous_callers(site, tmp_
                                   b"{}" if route.method == "POST" else None,
                                   source="127.0.0.9")
             checked.append(f"{route.method} {path} ({name}): {describe(answer)}")
-            if RULES[name].identify:
+            if RULES[name].signed:
+                # No credentials are looked at; without a valid signature: 403.
+                assert answer.status == 403, checked[-1]
+            elif RULES[name].identify:
                 # Anonymous callers get nothing on this server: a 401, or the login page.
                 assert describe(answer) in ("401 Basic", "302 login"), checked[-1]
             else:
                 assert answer.status in (200, 302), checked[-1]
     print("\n" + "\n".join(checked))
     assert names == set(RULES), f"rules for routes that do not exist: {set(RULES) - names}"
-    public = {name for name, rule in RULES.items() if not rule.identify or rule.action is None}
+    public = {name for name, rule in RULES.items()
+              if (not rule.identify and not rule.signed) or rule.action is None}
     assert public == {"login-page", "login", "logout", "static"}, public
 
 
