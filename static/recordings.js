@@ -19,6 +19,7 @@ const page = {
   clip: null,        // {camera, start, duration, url, spanEnd}
   zoomFrom: null,    // start of the hour shown under the selected camera's day
   message: "",
+  retriedAt: null,   // Date.now() of the last new try after a decode error
 };
 window.recordingsPage = page;
 
@@ -110,8 +111,12 @@ function timeline(camera, from, to, zoom) {
   };
   const step = zoom ? 600 : 3 * 3600;
   for (let t = Math.ceil(from / step) * step; t < to; t += step) {
-    const tick = el("span", "tick", { textContent: clock(t, false) });
-    tick.style.left = `${((t - from) / (to - from)) * 100}%`;
+    // A label centred on a tick at the bar's edge would be cut off by it (00:00 read "00"):
+    // near the edges it starts or ends at its tick instead.
+    const at = (t - from) / (to - from);
+    const edge = at < 0.06 ? " start" : at > 0.94 ? " end" : "";
+    const tick = el("span", `tick${edge}`, { textContent: clock(t, false) });
+    tick.style.left = `${at * 100}%`;
     bar.append(tick);
   }
   for (const span of camera.spans) {
@@ -281,7 +286,18 @@ video.addEventListener("ended", () => {
 });
 
 video.addEventListener("error", () => {
-  if (page.clip) setMessage(`The browser cannot play this clip (${video.error?.message || video.error?.code})`);
+  const clip = page.clip;
+  if (!clip) return;
+  // WebKitGTK (GStreamer) now and then fails a clip it plays on a second try ("Failed to send
+  // data for decoding", about one load in five in the tests): try once more from where it
+  // stopped before giving up on it.
+  const now = Date.now();
+  if (video.error?.code === MediaError.MEDIA_ERR_DECODE && !(now - page.retriedAt < 10000)) {
+    page.retriedAt = now;
+    play(clip.camera, clip.start + (video.currentTime || 0), 2.5);
+    return;
+  }
+  setMessage(`The browser cannot play this clip (${video.error?.message || video.error?.code})`);
 });
 
 // -- controls ---------------------------------------------------------------------------------

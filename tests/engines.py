@@ -1,8 +1,8 @@
-"""Drive Firefox ESR and WebKitGTK from tests, with nothing downloaded at run time.
+"""Drive Firefox ESR and WebKitGTK (and Chromium) from tests, with nothing downloaded at run time.
 
-One small interface for both engines, so any page test can run in each:
+One small interface for every engine, so any page test can run in each:
 
-    with launch("firefox") as browser:           # or "webkit"
+    with launch("firefox") as browser:           # or "webkit", "chromium"
         page = browser.page                      # one tab, desktop size (1000x800)
         page.goto(url)
         page.wait_for("window.liveStats && window.liveStats.frames > 10")
@@ -20,6 +20,9 @@ One small interface for both engines, so any page test can run in each:
 - **WebKitGTK** (Debian's ``webkit2gtk-driver``: ``WebKitWebDriver`` and MiniBrowser; H.264 from
   ``gstreamer1.0-libav``) is driven by Selenium. It needs an X display: the harness starts its
   own ``Xvfb`` on a free display (``-displayfd``); without a display Selenium hangs silently.
+
+- **Chromium** (Debian's ``chromium``) through Playwright, as ``test_pages.py`` drives it; here
+  behind the same interface, for tests that shoot the same pages in all three engines.
 
 Uncaught page errors are collected in ``page.errors`` (Firefox: BiDi ``log.entryAdded``; WebKit
 has no log API over WebDriver, so a listener is added after each load and early errors are
@@ -53,10 +56,16 @@ FIREFOX = "/usr/bin/firefox-esr"
 WEBKIT_DRIVER = "/usr/bin/WebKitWebDriver"
 XVFB = "/usr/bin/Xvfb"
 
-ENGINES = ("firefox", "webkit")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+ENGINES = ("firefox", "webkit")  # beside Chromium, which test_pages.py covers in depth
+ALL_ENGINES = ("chromium", *ENGINES)
 # What each engine needs from Debian, for the error message when it is missing (test.sh
 # installs these).
 PACKAGES = {
+    "chromium": (CHROMIUM, "chromium"),
     "firefox": (FIREFOX, "firefox-esr libavcodec59"),
     "webkit": (WEBKIT_DRIVER, "webkit2gtk-driver xvfb gstreamer1.0-libav"),
 }
@@ -466,14 +475,67 @@ class WebKit(Browser):
             shutil.rmtree(self.config, ignore_errors=True)
 
 
+# -- Chromium through Playwright ------------------------------------------------------------------
+
+
+class ChromiumPage(Page):
+    engine = "chromium"
+
+    def __init__(self, page, version: str):
+        super().__init__()
+        self.pw_page, self.version = page, version
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def _evaluate(self, expression: str):
+        return self.pw_page.evaluate(expression)
+
+    def _navigate(self, url: str) -> None:
+        self.pw_page.goto(url)
+
+    def _viewport_png(self) -> bytes:
+        return self.pw_page.screenshot()
+
+    def _resize(self, width: int, height: int) -> None:
+        self.pw_page.set_viewport_size({"width": width, "height": height})
+
+
+class Chromium(Browser):
+    engine = "chromium"
+
+    def __init__(self):
+        from playwright.sync_api import sync_playwright
+        start = time.monotonic()
+        self.playwright = sync_playwright().start()
+        try:
+            # launch() gives the browser a fresh temporary profile.
+            self.browser = self.playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            context = self.browser.new_context(
+                viewport={"width": DESKTOP[0], "height": DESKTOP[1]})
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT * 1000)
+            self.version = self.browser.version
+            self.page = ChromiumPage(page, self.version)
+        except BaseException:
+            self.playwright.stop()
+            raise
+        self.launch_seconds = time.monotonic() - start
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self.playwright.stop()
+
+
 @contextlib.contextmanager
 def launch(engine: str, **options):
-    """A started browser of ``engine`` ("firefox" or "webkit"), closed on exit. ``options``:
-    Firefox ``prefs={...}``; WebKit ``env={...}`` for the browser's processes."""
+    """A started browser of ``engine`` ("firefox", "webkit" or "chromium"), closed on exit.
+    ``options``: Firefox ``prefs={...}``; WebKit ``env={...}`` for the browser's processes."""
     why = missing(engine)
     if why:
         raise EngineError(f"{engine}: {why}")
-    browser = {"firefox": Firefox, "webkit": WebKit}[engine](**options)
+    browser = {"firefox": Firefox, "webkit": WebKit, "chromium": Chromium}[engine](**options)
     try:
         yield browser
     finally:

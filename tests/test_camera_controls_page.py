@@ -115,12 +115,3 @@ def test_a_user_without_control_sees_no_settings(two_users, new_page, artifacts)
     assert page.locator("#controls").is_hidden()
     assert page.locator("#controls form *").count() == 0
 
-
-def test_login_page_fits(server, new_page, artifacts):
-    for name, (width, height) in {"desktop": (1000, 800), "phone": (390, 844)}.items():
-        page = new_page(width, height)
-        page.goto(server.http_url("/login?next=cameras"))
-        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
-        box = page.locator("form.login").bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width
-        shoot(page, artifacts, f"login-{name}")

@@ -282,6 +282,12 @@ def test_page_plays_moving_video_with_live_statistics(kind, server, start_camera
     # Links to the other views.
     assert page.locator("nav a", has_text="All cameras").is_visible()
     assert page.locator("nav a", has_text="Recordings").is_visible()
+    # The screenshot shows the whole page: the settings (loopback may control) and a few
+    # seconds of the plots (the MSE page was shot before its settings had come).
+    page.locator("#controls").wait_for(state="visible", timeout=10_000)
+    page.wait_for_function("[...document.querySelectorAll('canvas[data-plot]')]"
+                           ".every(c => Number(c.dataset.points) >= 4)")
+    assert_fits(page, PAGES[kind][1], 1000)
     shoot(page, artifacts, f"{SHOT_NAMES[kind]}-desktop")
 
 
