@@ -560,7 +560,7 @@ def test_chromium_logs_in_plays_both_pages_and_logging_out_closes_their_streams(
     page.wait_for_url(http("/?camera=desk"))
     print(f"logged in: back at {page.url}")
     wait_frames(page, 10)
-    assert_moving(page, "h264")
+    assert_moving(page, "webcodecs")  # 127.0.0.1 is a secure context: WebCodecs
     session = next(c for c in page.context.cookies() if c["name"] == "camserver_session")
     print(f"cookie: httpOnly {session['httpOnly']}, sameSite {session['sameSite']}, "
           f"secure {session['secure']}, expires in {(session['expires'] - time.time()) / 86400:.2f}"
