@@ -29,7 +29,8 @@ allow = ["read:*"]
 def two_users(start_server, start_camera, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(CONFIG)
-    server = start_server("--config", str(config))
+    # Logins are kept in the state directory: a temporary one, not the worktree's state/.
+    server = start_server("--config", str(config), "--state-dir", str(tmp_path / "state"))
     start_camera(server.camera_url(), "--camera-id", "cam1", "--mark", "--framesize", "VGA")
     return server
 
