@@ -146,6 +146,10 @@ class Server:
         self.proc.wait(20)
 
 
+#: Viewers whose every frame is timed; the others only count bytes (wsclient.BulkViewers).
+TIMED_VIEWERS = 50
+
+
 def viewer_process(port: int, count: int, seconds: float, ready, results, stall: bool = False,
                    fmt: str = "ts", token: str | None = None):
     async def run():
