@@ -31,7 +31,7 @@ playback.
 ``camserver.test`` (Chromium maps it to 127.0.0.1 and is told to accept the certificate): not
 localhost, so WebCodecs exists there only because the page is https. ``--https front`` (default)
 puts a TLS terminating proxy of this script's own in front of the HTTP port; ``--https server``
-gives the certificate to ``server.py --tls-cert/--tls-key`` (once the server serves TLS). First
+gives the certificate to ``server.py --tls-cert/--tls-key`` (cameras stay plain). First
 it checks that the same page over plain http at that name has no VideoDecoder.
 """
 
@@ -226,7 +226,9 @@ class Processes:
                  https: str | None = None, tls_files: tuple[str, str] | None = None):
         self.http, self.cam, self.view = free_port(), free_port(), free_port()
         self.front = None
-        tls_args = ["--tls-cert", tls_files[0], "--tls-key", tls_files[1]] \
+        # The mock camera on this machine stays on plain ws:// (--no-camera-tls): only the
+        # pages' path (HTTP and viewer ports) is measured through TLS.
+        tls_args = ["--tls-cert", tls_files[0], "--tls-key", tls_files[1], "--no-camera-tls"] \
             if https == "server" else []
         self.server = subprocess.Popen(
             [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--http-port",
@@ -277,6 +279,15 @@ class Processes:
                     proc.wait()
 
 
+def unverified_tls():
+    """A client TLS context for this script's own throwaway certificate on 127.0.0.1."""
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class Arrivals:
     """Frame number -> server arrival time (Unix ms), from a format=mjpeg viewer."""
 
@@ -297,7 +308,9 @@ class Arrivals:
         from websockets.asyncio.client import connect
         while True:
             try:
-                async with connect(self.url, compression=None, max_size=2**23) as ws:
+                # The viewer port speaks wss under --https server (a throwaway certificate).
+                secure = {"ssl": unverified_tls()} if self.url.startswith("wss:") else {}
+                async with connect(self.url, compression=None, max_size=2**23, **secure) as ws:
                     async for message in ws:
                         if isinstance(message, str):
                             continue
@@ -488,14 +501,16 @@ async def one_run(pw, args, kinds: list[str], tls_files) -> list[dict]:
     procs = Processes(args.fps, args.width, args.height, args.jitter, args.https, tls_files)
     results = []
     try:
-        arrivals = Arrivals(f"ws://127.0.0.1:{procs.view}/{CAMERA}?format=mjpeg")
+        scheme = "wss" if args.https == "server" else "ws"
+        arrivals = Arrivals(f"{scheme}://127.0.0.1:{procs.view}/{CAMERA}?format=mjpeg")
         arrival_task = asyncio.create_task(arrivals.run())
         deadline = time.monotonic() + 30
         while not arrivals.by_frame and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         if not arrivals.by_frame:
             raise SystemExit("no frame from the mock camera")
-        if args.https:
+        # (The server's own TLS leaves no plain http port to compare with; --https front does.)
+        if args.https == "front":
             print("  over plain http at the same name: "
                   + await check_plain_http_has_no_webcodecs(pw.chromium, procs), flush=True)
         for kind in kinds:
