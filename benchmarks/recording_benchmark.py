@@ -21,52 +21,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from mock_camera import FrameRenderer  # noqa: E402
-from server_benchmark import children, cpu_seconds, free_port, pct  # noqa: E402
+from server_benchmark import Server, children, cpu_seconds, pct  # noqa: E402
 from wsclient import open_viewer  # noqa: E402
-
-
-class Server:
-    def __init__(self, args: list[str]):
-        self.ports = {name: free_port() for name in ("http", "camera", "viewer")}
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1",
-             "--http-port", str(self.ports["http"]), "--camera-port", str(self.ports["camera"]),
-             "--viewer-port", str(self.ports["viewer"]), "--log-level", "WARNING", *args],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.status()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("server did not start: " + self.proc.stderr.read())
-                time.sleep(0.2)
-
-    def status(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}/status",
-                                    timeout=5) as r:
-            return json.load(r)
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        _, err = self.proc.communicate(timeout=30)
-        return err
 
 
 async def camera(port: int, camera_id: str, frames: list[bytes], seconds: float,
@@ -107,10 +75,13 @@ def run_phase(mode: str, cameras: int, seconds: float, warmup: float,
     args: list[str] = []
     if mode != "off":
         config = tmp / "rec.toml"
-        config.write_text(f'[recording]\nmin_free_bytes = "100M"\n[camera."*"]\nrecord = '
+        # A config file with no [anonymous] table would leave the benchmark's own clients
+        # (viewers, /status) nothing: open as without one.
+        config.write_text(f'[anonymous]\nallow = ["publish:*", "read:*", "status"]\n[recording]\n'
+                          f'min_free_bytes = "100M"\n[camera."*"]\nrecord = '
                           f'"{mode}"\nsegment_seconds = 60\nmotion_sensitivity = 0.5\n')
         args = ["--record-dir", str(tmp / "rec"), "--config", str(config)]
-    server = Server(args)
+    server = Server(extra_args=args)
     try:
         async def measure():
             ids = [f"cam{i}" for i in range(cameras)]

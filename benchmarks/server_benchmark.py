@@ -114,14 +114,16 @@ allow = ["read:*", "status"]
 
 
 class Server:
-    def __init__(self, access: Access | None = None):
+    """server.py on free ports, logging warnings only; ``extra_args`` go to its command line."""
+
+    def __init__(self, access: Access | None = None, extra_args: list[str] = ()):
         self.access = access
         self.ports = {name: free_port() for name in ("http", "camera", "viewer")}
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1",
              "--http-port", str(self.ports["http"]), "--camera-port", str(self.ports["camera"]),
              "--viewer-port", str(self.ports["viewer"]), "--log-level", "WARNING",
-             *(access.args() if access else [])],
+             *(access.args() if access else []), *extra_args],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while True:
@@ -130,7 +132,8 @@ class Server:
                 return
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("server did not start: " + self.proc.stderr.read())
+                    self.proc.kill()  # (one that answers nothing would keep its stderr open)
+                    raise RuntimeError("server did not start: " + self.proc.communicate()[1])
                 time.sleep(0.2)
 
     def status(self) -> dict:
@@ -141,9 +144,11 @@ class Server:
         with urllib.request.urlopen(request, timeout=5) as r:
             return json.load(r)
 
-    def stop(self):
+    def stop(self) -> str:
+        """Stops the server; returns what it logged."""
         self.proc.terminate()
-        self.proc.wait(20)
+        _, err = self.proc.communicate(timeout=30)
+        return err
 
 
 #: Viewers whose every frame is timed; the others only count bytes (wsclient.BulkViewers).
