@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -41,6 +42,10 @@ async def camera(port: int, camera_id: str, frames: list[bytes], seconds: float,
                  sent: list[float]) -> None:
     from websockets.asyncio.client import connect
     async with connect(f"ws://127.0.0.1:{port}/{camera_id}", compression=None) as ws:
+        # As the firmware does: with its rate announced the encoder starts at 30 fps; without,
+        # it is restarted at the measured rate after 10 s, in the middle of a phase.
+        await ws.send(json.dumps({"type": "hello", "board": "benchmark", "width": 640,
+                                  "height": 480, "fps": 30}))
         start, n = time.monotonic(), 0
         while (now := time.monotonic()) - start < seconds:
             due = start + n / 30
