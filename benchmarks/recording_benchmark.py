@@ -7,14 +7,22 @@ this process) and one TS viewer per camera; after a warm-up, it prints:
   included; FFmpeg children excluded), per camera, 100% = one core; and of the recording
   threads alone (the writer per camera, motion detection), which the OS sees by name;
 - the server-added delay (JPEG received -> first TS byte to a viewer) p50/p99 as /status
-  reports it (last 300 frames per camera), median over the cameras;
+  reports it (last 300 frames per camera), median over the cameras, and the two parts of its
+  p50: FFmpeg's (JPEG written to FFmpeg -> H.264 read back, /status `encoder_delay_ms_p50`)
+  and the server's own (the rest);
 - camera send -> viewer receive p50/p99 (all frames, all viewers);
 - what the recorder wrote (MB/s) and its frames dropped.
 
 Phases run in turns (off, continuous, off, continuous, ...; --motion adds motion mode, whose
 moving test scene is detected all the time) so that a busy shared machine shifts both alike.
+At the end, each mode is compared with "off" round by round: the mean difference and its 95%
+interval (Student's t over the rounds). Each phase is a new server with new FFmpeg processes,
+and FFmpeg's time per frame differs from one process to the next by more than a tenth of a
+millisecond, so the total delay needs several rounds to resolve; --control adds a second "off"
+phase per round, whose difference to the first shows what that noise alone gives.
 
 Usage: python benchmarks/recording_benchmark.py [--cameras 2] [--seconds 20] [--rounds 2]
+       [--motion] [--control]
 """
 
 from __future__ import annotations
@@ -127,6 +135,7 @@ def run_phase(mode: str, cameras: int, seconds: float, warmup: float,
         "threads_cpu": thread_cpu_ * 100 / cameras,
         "delay_p50": statistics.median(c["server_delay_ms_p50"] for c in cams),
         "delay_p99": statistics.median(c["server_delay_ms_p99"] for c in cams),
+        "encoder_p50": statistics.median(c["encoder_delay_ms_p50"] for c in cams),
         "delivery_p50": statistics.median(delays), "delivery_p99": pct(delays, 0.99),
         "written_mb_s": written / 1e6 / (warmup + seconds),
         "dropped": sum((c.get("recording") or {}).get("frames_dropped", 0) for c in cams),
@@ -226,6 +235,8 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=4)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--motion", action="store_true", help="also measure motion mode")
+    p.add_argument("--control", action="store_true",
+                   help='also run a second "off" phase per round: the noise floor')
     p.add_argument("--micro-only", action="store_true",
                    help="only the in-process measurement of the recorder itself")
     args = p.parse_args()
@@ -235,27 +246,61 @@ def main() -> None:
         return
     renderer = FrameRenderer(640, 480)
     frames = [renderer.render(n, n / 30, 30) for n in range(90)]
-    print(f"Machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, Python "
+    print(f"Machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, Python "
           f"{sys.version.split()[0]}; {args.cameras} cameras at 30 fps, "
           f"{args.seconds:g} s per phase")
-    modes = ["off", "continuous"] + (["motion"] if args.motion else [])
+    modes = ["off", "continuous"] + (["motion"] if args.motion else []) \
+        + (["off again"] if args.control else [])
     results: dict[str, list[dict]] = {m: [] for m in modes}
     for round_ in range(args.rounds):
         for mode in modes:
-            r = run_phase(mode, args.cameras, args.seconds, args.warmup, frames)
+            r = run_phase(mode.split()[0], args.cameras, args.seconds, args.warmup, frames)
             results[mode].append(r)
             print(f"  round {round_ + 1} {mode:10s}: server CPU {r['server_cpu']:5.2f}% of a "
                   f"core per camera (recording threads {r['threads_cpu']:.2f}%, FFmpeg "
-                  f"{r['ffmpeg_cpu']:.1f}%), server delay p50 "
-                  f"{r['delay_p50']:.2f} / p99 {r['delay_p99']:.2f} ms, send->viewer p50 "
-                  f"{r['delivery_p50']:.2f} / p99 {r['delivery_p99']:.2f} ms, written "
-                  f"{r['written_mb_s']:.2f} MB/s, dropped {r['dropped']}"
+                  f"{r['ffmpeg_cpu']:.1f}%), server delay p50 {r['delay_p50']:.2f} "
+                  f"(FFmpeg {r['encoder_p50']:.2f}, own {own(r):.2f}) / p99 "
+                  f"{r['delay_p99']:.2f} ms, send->viewer p50 {r['delivery_p50']:.2f} / p99 "
+                  f"{r['delivery_p99']:.2f} ms, written {r['written_mb_s']:.2f} MB/s, dropped "
+                  f"{r['dropped']}, load {os.getloadavg()[0]:.2f}"
                   + (f", errors {r['errors']}" if r["errors"] else ""), flush=True)
-    base = statistics.median(r["server_cpu"] for r in results["off"])
+    print(f"Each mode minus off, round by round: mean [95% interval] over {args.rounds} rounds")
     for mode in modes[1:]:
-        cpu = statistics.median(r["server_cpu"] for r in results[mode])
-        print(f"{mode}: +{cpu - base:.2f}% of a core per camera over off (medians of "
-              f"{args.rounds} rounds: {base:.2f}% -> {cpu:.2f}%)")
+        base, other = results["off"], results[mode]
+        parts = []
+        for label, value, unit in (
+                ("server CPU", lambda r: r["server_cpu"], "% of a core per camera"),
+                ("server delay p50", lambda r: r["delay_p50"], " ms"),
+                ("FFmpeg's part", lambda r: r["encoder_p50"], " ms"),
+                ("the server's own", own, " ms"),
+                ("p99", lambda r: r["delay_p99"], " ms")):
+            mean, low, high = paired_difference([value(r) for r in other],
+                                                [value(r) for r in base])
+            parts.append(f"{label} {mean:+.3f} [{low:+.3f}, {high:+.3f}]{unit}")
+        print(f"  {mode}: " + "; ".join(parts))
+
+
+def own(phase: dict) -> float:
+    """The server's own part of the median server-added delay: what FFmpeg does not take."""
+    return phase["delay_p50"] - phase["encoder_p50"]
+
+
+#: Student's t, two-sided 95%, by degrees of freedom (1.96 beyond the table).
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
+        10: 2.23, 11: 2.20, 12: 2.18, 13: 2.16, 14: 2.14, 15: 2.13, 16: 2.12, 17: 2.11,
+        18: 2.10, 19: 2.09, 20: 2.09, 25: 2.06, 30: 2.04}
+
+
+def paired_difference(values: list[float], baseline: list[float]) -> tuple[float, float, float]:
+    """Mean of ``values[i] - baseline[i]`` and its 95% interval (Student's t)."""
+    differences = [v - b for v, b in zip(values, baseline)]
+    mean = statistics.mean(differences)
+    if len(differences) < 2:
+        return mean, float("nan"), float("nan")
+    df = len(differences) - 1
+    t = _T95[max(k for k in _T95 if k <= df)] if df <= 30 else 1.96
+    half = t * statistics.stdev(differences) / len(differences) ** 0.5
+    return mean, mean - half, mean + half
 
 
 if __name__ == "__main__":

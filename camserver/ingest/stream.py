@@ -273,6 +273,7 @@ class CameraStream:
     def status(self) -> dict:
         now = time.monotonic()
         delays = sorted(self.delays_ms)
+        encoding = sorted(self.transcoder.encode_ms)
         return {
             "id": self.id,
             "online": self.camera is not None,
@@ -307,5 +308,9 @@ class CameraStream:
             "viewer_frames_skipped": sum(v.frames_skipped for v in self.fanout.viewers),
             "server_delay_ms_p50": round(statistics.median(delays), 2) if delays else None,
             "server_delay_ms_p99": round(delays[int(len(delays) * 0.99)], 2) if delays else None,
+            # FFmpeg's share of it: a slow encoder shows here, the server's own lateness not.
+            "encoder_delay_ms_p50": round(statistics.median(encoding), 2) if encoding else None,
+            "encoder_delay_ms_p99": (round(encoding[int(len(encoding) * 0.99)], 2) if encoding
+                                     else None),
             "uptime": round(now - self._epoch, 1),
         }

@@ -110,16 +110,16 @@ class _Child:
         self.pending[ms & _FLV_MASK] = _Pending(tag, now, lag)
         self.proc.stdin.write(cluster)
 
-    def take(self, flv_ms: int) -> tuple[Any, int]:
-        """The tag of the frame FFmpeg returned at ``flv_ms``, and how many older frames it
-        will never return. (None, 0) for a timestamp we did not write."""
+    def take(self, flv_ms: int) -> tuple[_Pending | None, int]:
+        """The frame FFmpeg returned at ``flv_ms`` (its tag and when it was written), and how
+        many older frames it will never return. (None, 0) for a timestamp we did not write."""
         if flv_ms not in self.pending:
             return None, 0
         skipped = 0
         while True:
             ms, entry = self.pending.popitem(last=False)
             if ms == flv_ms:
-                return entry.tag, skipped
+                return entry, skipped
             skipped += 1
 
     async def finish(self, timeout: float = 3.0) -> None:
@@ -195,6 +195,9 @@ class Transcoder:
         self.dropped: collections.Counter[str] = collections.Counter()
         #: Frames of another size encoded at the encoder's size (restarts were rate-limited).
         self.frames_rescaled = 0
+        #: FFmpeg's share of the server-added delay for recent frames, ms: JPEG written to its
+        #: input -> its H.264 read back. The rest of the server-added delay is the server's own.
+        self.encode_ms: collections.deque[float] = collections.deque(maxlen=300)
 
     @property
     def running(self) -> bool:
@@ -363,7 +366,9 @@ class Transcoder:
                     if tag.is_sequence_header:
                         self._on_config(AvcConfig.parse(tag.data))
                         continue
-                    frame_tag, refused = child.take(tag.timestamp_ms)
+                    entry, refused = child.take(tag.timestamp_ms)
+                    if entry is not None:
+                        self.encode_ms.append((time.monotonic() - entry.written) * 1000)
                     if refused:
                         self.dropped["refused-by-ffmpeg"] += refused
                         self._log.log(logging.WARNING, "refused",
@@ -372,7 +377,8 @@ class Transcoder:
                     child.frames_out += 1
                     if child.frames_out == 1:
                         self._failures = 0
-                    self._on_frame(tag.data, tag.keyframe, frame_tag)
+                    self._on_frame(tag.data, tag.keyframe,
+                                   entry.tag if entry is not None else None)
         except (FlvError, H264Error) as exc:
             log.error("%s: unreadable FFmpeg output (%s); restarting it", self.name, exc)
             child.proc.kill()

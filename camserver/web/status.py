@@ -40,6 +40,8 @@ _METRICS = (
      "server_delay_ms_p50"),
     ("camserver_server_delay_p99_ms", "gauge", "99th percentile server-added delay",
      "server_delay_ms_p99"),
+    ("camserver_encoder_delay_p50_ms", "gauge",
+     "median of FFmpeg's share of the server-added delay", "encoder_delay_ms_p50"),
     ("camserver_encoder_starts_total", "counter", "FFmpeg starts", "encoder_starts"),
 )
 

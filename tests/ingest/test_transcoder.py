@@ -37,6 +37,10 @@ def test_each_frame_comes_out_before_the_next_goes_in(server):
     assert len(arrivals) == 4
     for i in range(3):
         assert sends[i] < arrivals[i] < sends[i + 1], i
+    # FFmpeg's share of the server-added delay is reported apart: a part of it, never more.
+    camera = next(c for c in status(server)["cameras"] if c["id"] == "slow")
+    assert 0 < camera["encoder_delay_ms_p50"] <= camera["server_delay_ms_p50"] < 1000
+    assert 0 < camera["encoder_delay_ms_p99"] <= camera["server_delay_ms_p99"]
 
 
 def _stream_through(server, disturb, seconds=14.0):

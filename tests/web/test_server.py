@@ -100,6 +100,17 @@ def test_prometheus_metrics(streaming):
     assert frames > 0
 
 
+def test_metrics_tell_ffmpegs_share_of_the_delay_from_the_servers(streaming):
+    wait_until(lambda: status(streaming)["cameras"][0]["frames_encoded"] > 0)
+    text = get(streaming.http_url("/metrics"))[2].decode()
+
+    def gauge(name):
+        return float(text.split(f'{name}{{camera="yard"}} ')[1].split()[0])
+
+    assert "# TYPE camserver_encoder_delay_p50_ms gauge" in text
+    assert 0 < gauge("camserver_encoder_delay_p50_ms") <= gauge("camserver_server_delay_p50_ms")
+
+
 def test_settings_are_forwarded_to_the_camera(server):
     async def scenario():
         async with ScriptedCamera(server.camera_url("cfg")) as camera:
