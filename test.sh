@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite: Python tests (real FFmpeg, real sockets, real Chromium, Firefox ESR
 # and WebKitGTK) and the firmware's host C tests. Installs what it needs: Debian's ffmpeg
-# (ffprobe), chromium, firefox-esr, WebKitGTK's WebDriver, Xvfb, gcc, openssl, nginx with
+# (ffprobe, ffplay), VLC, chromium, firefox-esr, WebKitGTK's WebDriver, Xvfb, gcc, openssl, nginx with
 # libnginx-mod-rtmp, Caddy, and the Python packages in .venv. Nothing is downloaded at run
 # time. Extra arguments go to pytest.
 set -euo pipefail
@@ -23,6 +23,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || bare+=(libnginx-mod-rtmp)
 [ -x /usr/bin/caddy ] || bare+=(caddy)
+# Recording files are played in VLC (headless: its base plugins are enough) and ffplay.
+[ -x /usr/bin/cvlc ] || bare+=(vlc-bin vlc-plugin-base)
 # WebKitGTK: WebKitWebDriver (with MiniBrowser), a virtual display, and H.264 for GStreamer.
 [ -x /usr/bin/WebKitWebDriver ] || bare+=(webkit2gtk-driver)
 [ -x /usr/bin/Xvfb ] || bare+=(xvfb)
