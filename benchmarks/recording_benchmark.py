@@ -21,7 +21,7 @@ and FFmpeg's time per frame differs from one process to the next by more than a 
 millisecond, so the total delay needs several rounds to resolve; --control adds a second "off"
 phase per round, whose difference to the first shows what that noise alone gives.
 
-Usage: python benchmarks/recording_benchmark.py [--cameras 2] [--seconds 20] [--rounds 2]
+Usage: python benchmarks/recording_benchmark.py [--cameras 2] [--seconds 20] [--rounds 8]
        [--motion] [--control]
 """
 
@@ -233,7 +233,9 @@ def main() -> None:
     p.add_argument("--cameras", type=int, default=2)
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--warmup", type=float, default=4)
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=8,
+                   help="rounds of all phases; fewer cannot tell an effect on the delay "
+                   "from FFmpeg's own variation")
     p.add_argument("--motion", action="store_true", help="also measure motion mode")
     p.add_argument("--control", action="store_true",
                    help='also run a second "off" phase per round: the noise floor')
